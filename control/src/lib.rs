@@ -1,1 +1,11 @@
-//! control
+//! The tstat-dpdk control plane: Tstat log formats and writers, configuration files, and the
+//! orchestration of `analyze` (reader, workers, writer).
+//!
+//! Depends on `engine` records and statistics only; the engine never depends on this crate.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod analyze;
+pub mod conf;
+pub mod logs;
+pub mod output;

@@ -1,1 +1,47 @@
-//! TODO
+//! The engine's slice of the configuration: validated values only (the raw files are parsed
+//! and checked in `control`). Times are microseconds of packet time.
+
+use crate::net::NetSet;
+
+/// What a worker needs to know; shared read-only between workers.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Internal networks (`-N`).
+    pub nets: NetSet,
+    /// Ignore UDP entirely (`-u`).
+    pub ignore_udp: bool,
+    /// Ignore IPv6 at layer 4 (`-6`).
+    pub ignore_ipv6: bool,
+    /// TCP idle timeout (`TCP_Idle_Time`, default 300 s), µs.
+    pub tcp_idle_us: i64,
+    /// TCP singleton timeout (`TCP_Singleton_Time`, default 10 s), µs.
+    pub tcp_singleton_us: i64,
+    /// UDP idle timeout (`UDP_Idle_Time`, default 200 s), µs.
+    pub udp_idle_us: i64,
+    /// UDP singleton timeout (`UDP_Singleton_Time`, default 10 s), µs.
+    pub udp_singleton_us: i64,
+    /// Minimum packet time between two garbage-collector passes (`GC_Fire_Time`, 500 µs).
+    pub gc_fire_us: i64,
+    /// Most TCP flows one worker tracks at once; beyond it the least recently active flow is
+    /// evicted (logged and counted). Bounds memory under SYN floods.
+    pub max_tcp_flows: usize,
+    /// Most UDP flows one worker tracks at once (same eviction policy).
+    pub max_udp_flows: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            nets: NetSet::all_internal(),
+            ignore_udp: false,
+            ignore_ipv6: false,
+            tcp_idle_us: 300_000_000,
+            tcp_singleton_us: 10_000_000,
+            udp_idle_us: 200_000_000,
+            udp_singleton_us: 10_000_000,
+            gc_fire_us: 500,
+            max_tcp_flows: 1 << 20,
+            max_udp_flows: 1 << 20,
+        }
+    }
+}

@@ -1,1 +1,302 @@
-//! TODO
+//! The per-worker flow table: lookup by either direction, creation, packet-time timeouts and
+//! bounded memory.
+//!
+//! Owns: the map from a direction-independent key to a slot, the slots themselves (a slab, so a
+//! flow never moves and slots are reused without allocating), and four intrusive lists ordered
+//! by last activity — TCP singletons, other TCP flows, UDP singletons, other UDP flows — so the
+//! garbage collector finds expired flows at the heads in O(expired), whatever the time gap
+//! (Tstat's sweep loop hangs on long gaps; this cannot). Does not own the statistics of a flow
+//! (see `tcp` and `udp`) or what happens to a closed flow's record (see `worker`).
+//!
+//! Timing follows Tstat: idle flows are only closed by a collector pass, which runs when a new
+//! flow is created and at least `gc_fire_us` of packet time passed since the previous pass; a
+//! flow idle past its timeout that sees another packet before any pass simply goes on.
+
+use crate::tcp::TcpFlow;
+use crate::time::Timestamp;
+use crate::udp::UdpFlow;
+use std::net::IpAddr;
+
+/// A flow key that is the same for both directions: the two endpoints in canonical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    proto: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet from `src:sp` to `dst:dp`, and whether `src:sp` is the `lo` end.
+    #[inline]
+    pub fn new(src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: u8) -> (FlowKey, bool) {
+        let a = (src, sp);
+        let b = (dst, dp);
+        if a <= b {
+            (FlowKey { lo: a, hi: b, proto }, true)
+        } else {
+            (FlowKey { lo: b, hi: a, proto }, false)
+        }
+    }
+}
+
+/// The protocol state of a flow.
+#[derive(Debug)]
+pub enum FlowState {
+    /// TCP.
+    Tcp(TcpFlow),
+    /// UDP.
+    Udp(UdpFlow),
+}
+
+/// One tracked flow.
+#[derive(Debug)]
+pub struct Flow {
+    /// The table key.
+    pub key: FlowKey,
+    /// Whether the client is the key's `lo` end.
+    pub client_is_lo: bool,
+    /// Client address is internal (decided on the first packet).
+    pub c_isint: bool,
+    /// Server address is internal.
+    pub s_isint: bool,
+    /// Protocol state.
+    pub state: FlowState,
+    prev: u32,
+    next: u32,
+    list: u8,
+}
+
+impl Flow {
+    /// Client address and port.
+    pub fn client(&self) -> (IpAddr, u16) {
+        if self.client_is_lo {
+            self.key.lo
+        } else {
+            self.key.hi
+        }
+    }
+
+    /// Server address and port.
+    pub fn server(&self) -> (IpAddr, u16) {
+        if self.client_is_lo {
+            self.key.hi
+        } else {
+            self.key.lo
+        }
+    }
+
+    fn last_time(&self) -> Timestamp {
+        match &self.state {
+            FlowState::Tcp(t) => t.last_time(),
+            FlowState::Udp(u) => u.last_time(),
+        }
+    }
+
+    fn wanted_list(&self) -> u8 {
+        match &self.state {
+            FlowState::Tcp(t) if t.is_singleton() => LIST_TCP_SINGLE,
+            FlowState::Tcp(_) => LIST_TCP,
+            FlowState::Udp(u) if u.is_singleton() => LIST_UDP_SINGLE,
+            FlowState::Udp(_) => LIST_UDP,
+        }
+    }
+}
+
+const NIL: u32 = u32::MAX;
+const LIST_TCP_SINGLE: u8 = 0;
+const LIST_TCP: u8 = 1;
+const LIST_UDP_SINGLE: u8 = 2;
+const LIST_UDP: u8 = 3;
+
+/// A slot index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowId(pub u32);
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Closed by a timeout (idle or singleton).
+    Timeout,
+    /// Evicted because the table was full.
+    Evicted,
+}
+
+/// The flow table of one worker.
+pub struct FlowTable {
+    map: hashbrown::HashMap<FlowKey, u32, ahash::RandomState>,
+    slots: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    heads: [u32; 4],
+    tails: [u32; 4],
+    counts: [usize; 2],
+    last_gc: Option<Timestamp>,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new() -> FlowTable {
+        FlowTable {
+            map: hashbrown::HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heads: [NIL; 4],
+            tails: [NIL; 4],
+            counts: [0; 2],
+            last_gc: None,
+        }
+    }
+
+    /// Number of TCP and UDP flows tracked.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.counts[0], self.counts[1])
+    }
+
+    /// Finds the flow of a key.
+    #[inline]
+    pub fn lookup(&self, key: &FlowKey) -> Option<FlowId> {
+        self.map.get(key).map(|&i| FlowId(i))
+    }
+
+    /// The flow in a slot.
+    #[inline]
+    pub fn get_mut(&mut self, id: FlowId) -> &mut Flow {
+        self.slots[id.0 as usize].as_mut().expect("a FlowId always names an occupied slot")
+    }
+
+    /// Inserts a new flow and returns its slot.
+    pub fn insert(&mut self, flow: Flow) -> FlowId {
+        let key = flow.key;
+        let tcp = matches!(flow.state, FlowState::Tcp(_));
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(flow);
+                i
+            }
+            None => {
+                self.slots.push(Some(flow));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.counts[usize::from(!tcp)] += 1;
+        self.map.insert(key, idx);
+        let list = self.slots[idx as usize].as_ref().map(|f| f.wanted_list()).unwrap_or(LIST_TCP);
+        self.link_tail(idx, list);
+        FlowId(idx)
+    }
+
+    /// Marks a flow as just active: moves it to the tail of the list its state calls for.
+    #[inline]
+    pub fn touch(&mut self, id: FlowId) {
+        self.unlink(id.0);
+        let list = self.get_mut(id).wanted_list();
+        self.link_tail(id.0, list);
+    }
+
+    /// Removes a flow and returns it.
+    pub fn remove(&mut self, id: FlowId) -> Flow {
+        self.unlink(id.0);
+        let flow = self.slots[id.0 as usize].take().expect("a FlowId always names an occupied slot");
+        self.map.remove(&flow.key);
+        self.free.push(id.0);
+        let tcp = matches!(flow.state, FlowState::Tcp(_));
+        self.counts[usize::from(!tcp)] -= 1;
+        flow
+    }
+
+    /// Runs a collector pass if it is due at `now` (call it when a new flow is about to be
+    /// created): every flow past its timeout is removed and handed to `on_expired`.
+    pub fn maybe_collect(&mut self, now: Timestamp, cfg: &crate::config::EngineConfig, mut on_expired: impl FnMut(Flow)) {
+        let last = *self.last_gc.get_or_insert(now);
+        if now.0 - last.0 <= cfg.gc_fire_us {
+            return;
+        }
+        self.last_gc = Some(now);
+        let limits = [cfg.tcp_singleton_us, cfg.tcp_idle_us, cfg.udp_singleton_us, cfg.udp_idle_us];
+        for (list, limit) in limits.into_iter().enumerate() {
+            loop {
+                let h = self.heads[list];
+                if h == NIL {
+                    break;
+                }
+                let idle = {
+                    let f = self.slots[h as usize].as_ref().expect("listed slots are occupied");
+                    Timestamp::elapsed_us(f.last_time(), now)
+                };
+                if idle > limit as f64 {
+                    on_expired(self.remove(FlowId(h)));
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Evicts the least recently active flow of a protocol (singletons first) when the table
+    /// holds `max` flows of it already.
+    pub fn evict_if_full(&mut self, tcp: bool, max: usize) -> Option<Flow> {
+        if self.counts[usize::from(!tcp)] < max.max(1) {
+            return None;
+        }
+        let (single, other) = if tcp { (LIST_TCP_SINGLE, LIST_TCP) } else { (LIST_UDP_SINGLE, LIST_UDP) };
+        let h = if self.heads[single as usize] != NIL { self.heads[single as usize] } else { self.heads[other as usize] };
+        if h == NIL {
+            return None;
+        }
+        Some(self.remove(FlowId(h)))
+    }
+
+    /// Removes every flow, in creation-independent list order, handing each to `f`.
+    pub fn drain(&mut self, mut f: impl FnMut(Flow)) {
+        for list in 0..4 {
+            while self.heads[list] != NIL {
+                let h = self.heads[list];
+                f(self.remove(FlowId(h)));
+            }
+        }
+    }
+
+    fn link_tail(&mut self, idx: u32, list: u8) {
+        let l = list as usize;
+        let tail = self.tails[l];
+        {
+            let f = self.slots[idx as usize].as_mut().expect("linking an occupied slot");
+            f.prev = tail;
+            f.next = NIL;
+            f.list = list;
+        }
+        if tail == NIL {
+            self.heads[l] = idx;
+        } else if let Some(t) = self.slots[tail as usize].as_mut() {
+            t.next = idx;
+        }
+        self.tails[l] = idx;
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let (prev, next, list) = {
+            let f = self.slots[idx as usize].as_ref().expect("unlinking an occupied slot");
+            (f.prev, f.next, f.list as usize)
+        };
+        if prev == NIL {
+            self.heads[list] = next;
+        } else if let Some(p) = self.slots[prev as usize].as_mut() {
+            p.next = next;
+        }
+        if next == NIL {
+            self.tails[list] = prev;
+        } else if let Some(n) = self.slots[next as usize].as_mut() {
+            n.prev = prev;
+        }
+    }
+}
+
+/// Builds a new [`Flow`] for the table.
+pub fn new_flow(key: FlowKey, client_is_lo: bool, c_isint: bool, s_isint: bool, state: FlowState) -> Flow {
+    Flow { key, client_is_lo, c_isint, s_isint, state, prev: NIL, next: NIL, list: 0 }
+}

@@ -1,1 +1,44 @@
-//! TODO
+//! Tstat's UDP flow statistics (`udp.c`): per-direction first/last packet times, packets and
+//! `UDP length − 8` bytes. A UDP flow has no closing handshake; it ends by idle timeout or at
+//! the end of the trace (see `flow`). Layer-7 typing of UDP flows is not owned here.
+
+use crate::record::UdpDirRecord;
+use crate::time::Timestamp;
+use crate::wire::UdpDatagram;
+
+/// A tracked UDP flow; its first packet's sender is the client (direction 0).
+#[derive(Debug, Default)]
+pub struct UdpFlow {
+    /// Client-to-server and server-to-client measurements.
+    pub dirs: [UdpDirRecord; 2],
+    last_time: Timestamp,
+    packets: u64,
+}
+
+impl UdpFlow {
+    /// Accounts one datagram travelling in direction `dir` (0 = client to server).
+    #[inline]
+    pub fn on_datagram(&mut self, dir: usize, dgram: &UdpDatagram<'_>, now: Timestamp) {
+        self.last_time = now;
+        let d = &mut self.dirs[dir];
+        if d.packets == 0 {
+            d.first = now;
+        }
+        d.last = now;
+        d.bytes += u64::from(dgram.payload_len);
+        d.packets += 1;
+        self.packets += 1;
+    }
+
+    /// Time of the last packet in either direction.
+    #[inline]
+    pub fn last_time(&self) -> Timestamp {
+        self.last_time
+    }
+
+    /// A flow of exactly one packet ("singleton"), which times out sooner.
+    #[inline]
+    pub fn is_singleton(&self) -> bool {
+        self.packets == 1
+    }
+}

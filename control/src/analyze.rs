@@ -1,0 +1,318 @@
+//! `tstat-dpdk analyze`: Tstat-compatible analysis of trace files on every core.
+//!
+//! The calling thread reads the trace (memory-mapped or gunzipped in large chunks) and spreads
+//! packet descriptors over N worker threads by the symmetric flow hash, so both directions of a
+//! flow reach the same worker. Each worker owns its flow table and hands finished flow records
+//! to the writer thread through its own SPSC ring; the writer alone formats text and writes the
+//! logs. Offline, a full ring makes the worker wait (counted) instead of dropping, so `analyze`
+//! never loses a record.
+
+use crate::conf::Runtime;
+use crate::output::LogSet;
+use anyhow::{bail, Context};
+use engine::config::EngineConfig;
+use engine::record::FlowRecord;
+use engine::source::{Block, PacketDesc, TraceFile};
+use engine::stats::CoreStats;
+use engine::time::Timestamp;
+use engine::worker::{FullPolicy, Worker};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything `analyze` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Trace files, in order.
+    pub files: Vec<PathBuf>,
+    /// Output root (`-s`); default `<first trace>.out`.
+    pub out_root: Option<PathBuf>,
+    /// Runtime configuration (`-T`).
+    pub runtime: Runtime,
+    /// The engine's configuration (`-N`, `-u`, `-6`, timeouts).
+    pub engine: EngineConfig,
+    /// Worker threads.
+    pub workers: usize,
+    /// Treat all files as one trace (`-c`).
+    pub concat: bool,
+    /// gzip the logs (`-Z`).
+    pub gzip: bool,
+    /// Write logs at all (`-L` turns them off).
+    pub logs: bool,
+    /// Show a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Counters of all workers together.
+    pub stats: CoreStats,
+    /// Output directories written.
+    pub dirs: Vec<PathBuf>,
+    /// Faults met while reading (one line each); the logs hold everything read before them.
+    pub faults: Vec<String>,
+    /// Wall-clock time of the analysis.
+    pub elapsed: Duration,
+    /// Packet time of the first and last packet.
+    pub span: Option<(Timestamp, Timestamp)>,
+}
+
+enum Msg {
+    Batch { block: Arc<Block>, pkts: Vec<PacketDesc> },
+    Finish(Timestamp),
+}
+
+const BATCH: usize = 512;
+const WORK_RING: usize = 256;
+const RECORD_RING: usize = 1 << 16;
+
+/// Runs the analysis of every trace (one output directory per file, or one for all with `-c`).
+pub fn run(opts: &Options) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let groups: Vec<Vec<PathBuf>> = if opts.concat { vec![opts.files.clone()] } else { opts.files.iter().map(|f| vec![f.clone()]).collect() };
+    let total_bytes: u64 = opts.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = progress_bar(opts.progress, total_bytes);
+    let mut done_bytes = 0u64;
+    for group in &groups {
+        let root = match &opts.out_root {
+            Some(r) => r.clone(),
+            None => PathBuf::from(format!("{}.out", group[0].display())),
+        };
+        run_group(opts, group, &root, &mut summary, &bar, &mut done_bytes)?;
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(b)
+}
+
+struct Pipeline {
+    inputs: Vec<rtrb::Producer<Msg>>,
+    returns: Vec<rtrb::Consumer<Vec<PacketDesc>>>,
+    workers: Vec<std::thread::JoinHandle<CoreStats>>,
+    writer: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Pipeline {
+    fn start(opts: &Options, logs: LogSet) -> Pipeline {
+        let cfg = Arc::new(opts.engine.clone());
+        let n = opts.workers.max(1);
+        let mut inputs = Vec::new();
+        let mut returns = Vec::new();
+        let mut workers = Vec::new();
+        let mut consumers = Vec::new();
+        for i in 0..n {
+            let (in_tx, mut in_rx) = rtrb::RingBuffer::<Msg>::new(WORK_RING);
+            let (mut ret_tx, ret_rx) = rtrb::RingBuffer::<Vec<PacketDesc>>::new(WORK_RING * 2);
+            let (rec_tx, rec_rx) = rtrb::RingBuffer::<FlowRecord>::new(RECORD_RING);
+            consumers.push(rec_rx);
+            inputs.push(in_tx);
+            returns.push(ret_rx);
+            let cfg = Arc::clone(&cfg);
+            let handle = std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || {
+                    let mut w = Worker::new(cfg, rec_tx, FullPolicy::Wait);
+                    let mut idle = 0u32;
+                    loop {
+                        match in_rx.pop() {
+                            Ok(Msg::Batch { block, mut pkts }) => {
+                                idle = 0;
+                                for p in &pkts {
+                                    let data = block.get(p.offset..p.offset + p.caplen as usize).unwrap_or(&[]);
+                                    w.process(p.ts, p.link, data);
+                                }
+                                pkts.clear();
+                                let _ = ret_tx.push(pkts);
+                            }
+                            Ok(Msg::Finish(last)) => {
+                                w.finish(last);
+                                return w.stats().clone();
+                            }
+                            Err(_) => backoff(&mut idle),
+                        }
+                    }
+                })
+                .expect("spawning a worker thread");
+            workers.push(handle);
+        }
+        let writer = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || write_logs(logs, consumers))
+            .expect("spawning the writer thread");
+        Pipeline { inputs, returns, workers, writer }
+    }
+
+    fn send(&mut self, w: usize, mut msg: Msg) {
+        let mut idle = 0u32;
+        loop {
+            match self.inputs[w].push(msg) {
+                Ok(()) => return,
+                Err(rtrb::PushError::Full(m)) => {
+                    msg = m;
+                    backoff(&mut idle);
+                }
+            }
+        }
+    }
+
+    fn buffer(&mut self, w: usize) -> Vec<PacketDesc> {
+        self.returns[w].pop().unwrap_or_else(|_| Vec::with_capacity(BATCH))
+    }
+
+    fn finish(mut self, last: Timestamp) -> anyhow::Result<CoreStats> {
+        for w in 0..self.inputs.len() {
+            self.send(w, Msg::Finish(last));
+        }
+        let mut total = CoreStats::default();
+        for h in self.workers {
+            let s = h.join().map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
+            total.merge(&s);
+        }
+        self.writer.join().map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
+        Ok(total)
+    }
+}
+
+fn backoff(idle: &mut u32) {
+    *idle += 1;
+    if *idle < 64 {
+        std::hint::spin_loop();
+    } else if *idle < 256 {
+        std::thread::yield_now();
+    } else {
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+fn write_logs(mut logs: LogSet, mut rings: Vec<rtrb::Consumer<FlowRecord>>) -> anyhow::Result<()> {
+    let mut idle = 0u32;
+    loop {
+        let mut any = false;
+        let mut all_done = true;
+        for r in rings.iter_mut() {
+            let done = r.is_abandoned();
+            while let Ok(rec) = r.pop() {
+                any = true;
+                logs.write(&rec)?;
+            }
+            all_done &= done;
+        }
+        if all_done {
+            break;
+        }
+        if any {
+            idle = 0;
+        } else {
+            backoff(&mut idle);
+        }
+    }
+    logs.finish()
+}
+
+fn run_group(
+    opts: &Options,
+    files: &[PathBuf],
+    root: &Path,
+    summary: &mut Summary,
+    bar: &Option<indicatif::ProgressBar>,
+    done_bytes: &mut u64,
+) -> anyhow::Result<()> {
+    let n = opts.workers.max(1);
+    let hasher = engine::hash::symmetric();
+    let mut pipeline: Option<Pipeline> = None;
+    let mut last = Timestamp::ZERO;
+    let mut first = None;
+    let mut spread = 0usize;
+    let mut pending: Vec<Vec<PacketDesc>> = (0..n).map(|_| Vec::new()).collect();
+    for path in files {
+        let mut trace = match TraceFile::open(path) {
+            Ok(t) => t,
+            Err(e) => {
+                summary.faults.push(e.to_string());
+                continue;
+            }
+        };
+        loop {
+            let batch = match trace.next_batch(BATCH * n.min(4)) {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    summary.faults.push(e.to_string());
+                    break;
+                }
+            };
+            if batch.packets.is_empty() {
+                continue;
+            }
+            if pipeline.is_none() {
+                let t0 = batch.packets[0].ts;
+                first = Some(t0);
+                let logs = LogSet::create(root, t0, &opts.runtime, opts.gzip, opts.logs)?;
+                summary.dirs.push(logs.dir().to_path_buf());
+                let mut p = Pipeline::start(opts, logs);
+                for (w, slot) in pending.iter_mut().enumerate() {
+                    *slot = p.buffer(w);
+                }
+                pipeline = Some(p);
+            }
+            let p = pipeline.as_mut().expect("started above");
+            for d in &batch.packets {
+                let w = if n == 1 {
+                    0
+                } else {
+                    match engine::wire::decode(d.link, batch.data(d)) {
+                        Ok(pkt) => (hasher.hash_tuple(&pkt.five_tuple()) as usize) % n,
+                        Err(_) => {
+                            spread += 1;
+                            spread % n
+                        }
+                    }
+                };
+                pending[w].push(*d);
+                last = d.ts;
+            }
+            for (w, slot) in pending.iter_mut().enumerate() {
+                if !slot.is_empty() {
+                    let pkts = std::mem::take(slot);
+                    p.send(w, Msg::Batch { block: Arc::clone(&batch.block), pkts });
+                    *slot = p.buffer(w);
+                }
+            }
+            if let Some(b) = bar {
+                b.set_position(*done_bytes + trace.position());
+            }
+        }
+        *done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    }
+    let Some(p) = pipeline else {
+        if summary.faults.is_empty() {
+            bail!("{}: no packets in the trace", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+        }
+        return Ok(());
+    };
+    let stats = p.finish(last).context("analysis failed")?;
+    summary.stats.merge(&stats);
+    let f = first.unwrap_or(last);
+    summary.span = Some(match summary.span {
+        Some((a, _)) => (a, last),
+        None => (f, last),
+    });
+    Ok(())
+}
