@@ -315,6 +315,7 @@ impl TcpFlow {
         // Retransmission and out-of-sequence accounting.
         let mut out_order = false;
         let mut retrans_num_bytes: i64 = 0;
+        let mut retrans_payload_bytes: i64 = 0;
         if syn || fin || data_len > 0 {
             let mut len = data_len as i64 + syn as i64 + fin as i64;
             let mut retrans = self.rexmit(this, th_seq, len as u64, &mut out_order, ip_id, now, pool);
@@ -335,6 +336,8 @@ impl TcpFlow {
             if retrans < len {
                 t.unique_bytes += (len - retrans) as u64;
             }
+            // Retransmitted bytes exclude the phantom byte of a repeated SYN or FIN.
+            retrans_payload_bytes = retrans.max(0);
         }
         if out_order {
             self.dirs[this].out_order_pkts += 1;
@@ -349,7 +352,7 @@ impl TcpFlow {
             let t = &mut self.dirs[this];
             if retrans {
                 t.rexmit_pkts = t.rexmit_pkts.wrapping_add(1);
-                t.rexmit_bytes = t.rexmit_bytes.wrapping_add(retrans_num_bytes as u32);
+                t.rexmit_bytes = t.rexmit_bytes.wrapping_add(retrans_payload_bytes as u32);
             } else {
                 t.seq = end as u32;
             }
