@@ -59,7 +59,10 @@ pub struct Summary {
 }
 
 enum Msg {
-    Batch { block: Arc<Block>, pkts: Vec<PacketDesc> },
+    Batch {
+        block: Arc<Block>,
+        pkts: Vec<PacketDesc>,
+    },
     Finish(Timestamp),
 }
 
@@ -71,8 +74,17 @@ const RECORD_RING: usize = 1 << 16;
 pub fn run(opts: &Options) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
-    let groups: Vec<Vec<PathBuf>> = if opts.concat { vec![opts.files.clone()] } else { opts.files.iter().map(|f| vec![f.clone()]).collect() };
-    let total_bytes: u64 = opts.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let groups: Vec<Vec<PathBuf>> = if opts.concat {
+        vec![opts.files.clone()]
+    } else {
+        opts.files.iter().map(|f| vec![f.clone()]).collect()
+    };
+    let total_bytes: u64 = opts
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = progress_bar(opts.progress, total_bytes);
     let mut done_bytes = 0u64;
     for group in &groups {
@@ -135,7 +147,9 @@ impl Pipeline {
                             Ok(Msg::Batch { block, mut pkts }) => {
                                 idle = 0;
                                 for p in &pkts {
-                                    let data = block.get(p.offset..p.offset + p.caplen as usize).unwrap_or(&[]);
+                                    let data = block
+                                        .get(p.offset..p.offset + p.caplen as usize)
+                                        .unwrap_or(&[]);
                                     w.process(p.ts, p.link, data);
                                 }
                                 pkts.clear();
@@ -156,7 +170,12 @@ impl Pipeline {
             .name("writer".into())
             .spawn(move || write_logs(logs, consumers))
             .expect("spawning the writer thread");
-        Pipeline { inputs, returns, workers, writer }
+        Pipeline {
+            inputs,
+            returns,
+            workers,
+            writer,
+        }
     }
 
     fn send(&mut self, w: usize, mut msg: Msg) {
@@ -173,7 +192,9 @@ impl Pipeline {
     }
 
     fn buffer(&mut self, w: usize) -> Vec<PacketDesc> {
-        self.returns[w].pop().unwrap_or_else(|_| Vec::with_capacity(BATCH))
+        self.returns[w]
+            .pop()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH))
     }
 
     fn finish(mut self, last: Timestamp) -> anyhow::Result<CoreStats> {
@@ -182,10 +203,14 @@ impl Pipeline {
         }
         let mut total = CoreStats::default();
         for h in self.workers {
-            let s = h.join().map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
+            let s = h
+                .join()
+                .map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
             total.merge(&s);
         }
-        self.writer.join().map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
+        self.writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
         Ok(total)
     }
 }
@@ -291,7 +316,13 @@ fn run_group(
             for (w, slot) in pending.iter_mut().enumerate() {
                 if !slot.is_empty() {
                     let pkts = std::mem::take(slot);
-                    p.send(w, Msg::Batch { block: Arc::clone(&batch.block), pkts });
+                    p.send(
+                        w,
+                        Msg::Batch {
+                            block: Arc::clone(&batch.block),
+                            pkts,
+                        },
+                    );
                     *slot = p.buffer(w);
                 }
             }
@@ -303,7 +334,14 @@ fn run_group(
     }
     let Some(p) = pipeline else {
         if summary.faults.is_empty() {
-            bail!("{}: no packets in the trace", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+            bail!(
+                "{}: no packets in the trace",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         return Ok(());
     };

@@ -34,7 +34,10 @@ pub enum Error {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Parses Tstat's internal-networks file: `a.b.c.d/len`, `a.b.c.d/m.m.m.m`, `ipv6/len`, or the
@@ -44,12 +47,23 @@ pub fn parse_net_conf(path: &Path) -> Result<NetSet, Error> {
 }
 
 fn parse_net_text(text: &str, path: &Path) -> Result<NetSet, Error> {
-    let err = |line: usize, what: String| Error::Syntax { path: path.to_path_buf(), line, what };
+    let err = |line: usize, what: String| Error::Syntax {
+        path: path.to_path_buf(),
+        line,
+        what,
+    };
     let mut set = NetSet::default();
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim())).filter(|(_, l)| !l.is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim()))
+        .filter(|(_, l)| !l.is_empty());
     while let Some((n, l)) = lines.next() {
         if let Some((a, m)) = l.split_once('/') {
-            let addr: IpAddr = a.trim().parse().map_err(|_| err(n, format!("'{a}' is not an IP address")))?;
+            let addr: IpAddr = a
+                .trim()
+                .parse()
+                .map_err(|_| err(n, format!("'{a}' is not an IP address")))?;
             let m = m.trim();
             if let Ok(len) = m.parse::<u8>() {
                 let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -60,12 +74,24 @@ fn parse_net_text(text: &str, path: &Path) -> Result<NetSet, Error> {
             } else if let (IpAddr::V4(net), Ok(mask)) = (addr, m.parse::<Ipv4Addr>()) {
                 set.add_v4_mask(net, mask);
             } else {
-                return Err(err(n, format!("'{m}' is neither a prefix length nor a netmask")));
+                return Err(err(
+                    n,
+                    format!("'{m}' is neither a prefix length nor a netmask"),
+                ));
             }
         } else {
-            let net: Ipv4Addr = l.parse().map_err(|_| err(n, format!("'{l}' is not a network (expected a.b.c.d/len or ipv6/len)")))?;
-            let (n2, m) = lines.next().ok_or_else(|| err(n, format!("network {net} has no netmask line after it")))?;
-            let mask: Ipv4Addr = m.parse().map_err(|_| err(n2, format!("'{m}' is not a netmask")))?;
+            let net: Ipv4Addr = l.parse().map_err(|_| {
+                err(
+                    n,
+                    format!("'{l}' is not a network (expected a.b.c.d/len or ipv6/len)"),
+                )
+            })?;
+            let (n2, m) = lines
+                .next()
+                .ok_or_else(|| err(n, format!("network {net} has no netmask line after it")))?;
+            let mask: Ipv4Addr = m
+                .parse()
+                .map_err(|_| err(n2, format!("'{m}' is not a netmask")))?;
             set.add_v4_mask(net, mask);
         }
     }
@@ -142,7 +168,12 @@ pub struct Runtime {
 
 impl Default for Runtime {
     fn default() -> Self {
-        Runtime { logs: LogSwitches::default(), tcp_level: TcpLevel::DEFAULT, video_level: 31, httplog_full_url: 0 }
+        Runtime {
+            logs: LogSwitches::default(),
+            tcp_level: TcpLevel::DEFAULT,
+            video_level: 31,
+            httplog_full_url: 0,
+        }
     }
 }
 
@@ -164,7 +195,11 @@ fn parse_value(v: &str) -> Option<f64> {
 }
 
 fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
-    let err = |line: usize, what: String| Error::Syntax { path: path.to_path_buf(), line, what };
+    let err = |line: usize, what: String| Error::Syntax {
+        path: path.to_path_buf(),
+        line,
+        what,
+    };
     let mut rt = Runtime::default();
     let mut section = String::new();
     for (i, raw) in text.lines().enumerate() {
@@ -174,16 +209,22 @@ fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
             continue;
         }
         if let Some(s) = l.strip_prefix('[') {
-            let name = s.strip_suffix(']').ok_or_else(|| err(n, format!("'{l}' is not a section header")))?;
+            let name = s
+                .strip_suffix(']')
+                .ok_or_else(|| err(n, format!("'{l}' is not a section header")))?;
             section = name.trim().to_ascii_lowercase();
             if !matches!(section.as_str(), "log" | "options" | "dump") {
-                return Err(err(n, format!("unknown section [{name}] (expected [log], [options] or [dump])")));
+                return Err(err(
+                    n,
+                    format!("unknown section [{name}] (expected [log], [options] or [dump])"),
+                ));
             }
             continue;
         }
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
         let key = k.trim().to_ascii_lowercase();
-        let val = parse_value(v).ok_or_else(|| err(n, format!("'{}' is not a number", v.trim())))?;
+        let val =
+            parse_value(v).ok_or_else(|| err(n, format!("'{}' is not a number", v.trim())))?;
         let on = val != 0.0;
         let lg = &mut rt.logs;
         let bit = |b: u8, on: bool, level: &mut u8| {
@@ -222,7 +263,10 @@ fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
             ("options", "videolog_advanced") => bit(32, on, &mut rt.video_level),
             ("options", "httplog_full_url") => {
                 if !(0.0..=2.0).contains(&val) {
-                    return Err(err(n, format!("httplog_full_url must be 0, 1 or 2, not {val}")));
+                    return Err(err(
+                        n,
+                        format!("httplog_full_url must be 0, 1 or 2, not {val}"),
+                    ));
                 }
                 rt.httplog_full_url = val as u8;
             }
@@ -236,11 +280,43 @@ fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
 /// Keys of the `[dump]` section (the packet-dump engine is not part of this product yet; the
 /// keys are accepted so Tstat's files load unchanged).
 const DUMP_KEYS: &[&str] = &[
-    "snap_len", "slice_win", "udp_dns", "udp_rtp", "udp_rtcp", "udp_edk", "udp_kad", "udp_kadu", "udp_okad",
-    "udp_gnutella", "udp_bittorrent", "udp_utp", "udp_dc", "udp_kazaa", "udp_pplive", "udp_sopcast", "udp_tvants",
-    "udp_ppstream", "udp_teredo", "udp_vod", "udp_sip", "udp_dtls", "udp_quic", "udp_mturn", "udp_sye", "udp_stun",
-    "udp_unknown", "tcp_videostreaming", "ip_complete", "udp_complete", "tcp_complete", "udp_maxpackets",
-    "udp_maxbytes", "tcp_maxpackets", "tcp_maxbytes", "dns_filter", "stop_dumping_mask",
+    "snap_len",
+    "slice_win",
+    "udp_dns",
+    "udp_rtp",
+    "udp_rtcp",
+    "udp_edk",
+    "udp_kad",
+    "udp_kadu",
+    "udp_okad",
+    "udp_gnutella",
+    "udp_bittorrent",
+    "udp_utp",
+    "udp_dc",
+    "udp_kazaa",
+    "udp_pplive",
+    "udp_sopcast",
+    "udp_tvants",
+    "udp_ppstream",
+    "udp_teredo",
+    "udp_vod",
+    "udp_sip",
+    "udp_dtls",
+    "udp_quic",
+    "udp_mturn",
+    "udp_sye",
+    "udp_stun",
+    "udp_unknown",
+    "tcp_videostreaming",
+    "ip_complete",
+    "udp_complete",
+    "tcp_complete",
+    "udp_maxpackets",
+    "udp_maxbytes",
+    "tcp_maxpackets",
+    "tcp_maxbytes",
+    "dns_filter",
+    "stop_dumping_mask",
 ];
 
 #[cfg(test)]
@@ -267,7 +343,9 @@ mod tests {
         assert!(rt.logs.http_complete);
         assert_eq!(rt.tcp_level, TcpLevel(11));
         assert_eq!(rt.httplog_full_url, 2);
-        let e = parse_runtime_text("[log]\nlog_foo = 1\n", p).unwrap_err().to_string();
+        let e = parse_runtime_text("[log]\nlog_foo = 1\n", p)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "runtime.conf:2: unknown key 'log_foo' in [log]");
         assert!(parse_runtime_text("[globals]\n", p).is_err());
     }

@@ -78,7 +78,9 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let workers = match a.workers {
         Some(0) => anyhow::bail!("--workers must be at least 1"),
         Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let opts = Options {
         files: a.files,
@@ -97,8 +99,18 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let st = &s.stats;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
-    println!("packets: {} read, {} TCP, {} UDP, {} not analysed", st.packets, st.tcp_packets, st.udp_packets, st.skipped_total() + st.ipv6_ignored + st.udp_ignored);
-    let skipped: Vec<String> = Skip::ALL.iter().filter(|k| st.skipped[k.index()] > 0).map(|k| format!("{} {}", k.name(), st.skipped[k.index()])).collect();
+    println!(
+        "packets: {} read, {} TCP, {} UDP, {} not analysed",
+        st.packets,
+        st.tcp_packets,
+        st.udp_packets,
+        st.skipped_total() + st.ipv6_ignored + st.udp_ignored
+    );
+    let skipped: Vec<String> = Skip::ALL
+        .iter()
+        .filter(|k| st.skipped[k.index()] > 0)
+        .map(|k| format!("{} {}", k.name(), st.skipped[k.index()]))
+        .collect();
     if !skipped.is_empty() {
         println!("not analysed: {}", skipped.join(", "));
     }
@@ -106,13 +118,19 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         "flows: TCP {} ({} complete, {} not complete), UDP {} ({} logged); {} trash TCP packets; {} flows not logged (both ends external); {} evicted",
         st.tcp_flows, st.tcp_complete, st.tcp_nocomplete, st.udp_flows, st.udp_closed, st.tcp_trash, st.not_logged_external, st.evicted
     );
-    println!("drops: {} records (ring full), {} ring waits", st.records_dropped, st.ring_full_waits);
+    println!(
+        "drops: {} records (ring full), {} ring waits",
+        st.records_dropped, st.ring_full_waits
+    );
     println!(
         "elapsed: {:.3} s, {:.3} Mpps, {} workers{}",
         secs,
         st.packets as f64 / secs / 1e6,
         workers,
-        s.dirs.iter().map(|d| format!(", output {}", d.display())).collect::<String>()
+        s.dirs
+            .iter()
+            .map(|d| format!(", output {}", d.display()))
+            .collect::<String>()
     );
     if st.packets == 0 && !s.faults.is_empty() {
         return Ok(ExitCode::from(1));

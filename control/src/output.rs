@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 
 /// The name of the output directory for a trace whose first packet is at `first`.
 pub fn dir_name(first: Timestamp) -> String {
-    let t = chrono::Local.timestamp_opt(first.secs(), 0).single().unwrap_or_else(|| chrono::Local.timestamp_opt(0, 0).unwrap());
+    let t = chrono::Local
+        .timestamp_opt(first.secs(), 0)
+        .single()
+        .unwrap_or_else(|| chrono::Local.timestamp_opt(0, 0).unwrap());
     format!("{}.out", t.format("%Y_%m_%d_%H_%M"))
 }
 
@@ -46,16 +49,31 @@ struct LogFile {
 
 impl LogFile {
     fn create(dir: &Path, name: &str, gzip: bool, header: &str) -> anyhow::Result<LogFile> {
-        let path = dir.join(if gzip { format!("{name}.gz") } else { name.to_string() });
-        let f = File::create(&path).with_context(|| format!("{}: cannot create log", path.display()))?;
+        let path = dir.join(if gzip {
+            format!("{name}.gz")
+        } else {
+            name.to_string()
+        });
+        let f = File::create(&path)
+            .with_context(|| format!("{}: cannot create log", path.display()))?;
         let w = BufWriter::with_capacity(1 << 20, f);
-        let mut sink = if gzip { Sink::Gz(flate2::write::GzEncoder::new(w, flate2::Compression::default())) } else { Sink::Plain(w) };
-        sink.write_all(header.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
+        let mut sink = if gzip {
+            Sink::Gz(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::default(),
+            ))
+        } else {
+            Sink::Plain(w)
+        };
+        sink.write_all(header.as_bytes())
+            .with_context(|| format!("{}: cannot write", path.display()))?;
         Ok(LogFile { path, sink })
     }
 
     fn write(&mut self, s: &str) -> anyhow::Result<()> {
-        self.sink.write_all(s.as_bytes()).with_context(|| format!("{}: cannot write", self.path.display()))
+        self.sink
+            .write_all(s.as_bytes())
+            .with_context(|| format!("{}: cannot write", self.path.display()))
     }
 }
 
@@ -73,19 +91,49 @@ pub struct LogSet {
 impl LogSet {
     /// Creates `<root>/<dir_name(first)>` (replacing an existing one, as Tstat does) and opens
     /// every enabled log with its header. `enabled = false` (`-L`) creates the directory only.
-    pub fn create(root: &Path, first: Timestamp, rt: &Runtime, gzip: bool, enabled: bool) -> anyhow::Result<LogSet> {
+    pub fn create(
+        root: &Path,
+        first: Timestamp,
+        rt: &Runtime,
+        gzip: bool,
+        enabled: bool,
+    ) -> anyhow::Result<LogSet> {
         let dir = root.join(dir_name(first));
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot replace existing output directory", dir.display()))?;
+            std::fs::remove_dir_all(&dir).with_context(|| {
+                format!(
+                    "{}: cannot replace existing output directory",
+                    dir.display()
+                )
+            })?;
         }
-        std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
         let l = &rt.logs;
         let on = |b: bool| enabled && b;
         let open = |name: &str, header: &str| LogFile::create(&dir, name, gzip, header);
-        let tcp_complete = if on(l.tcp_complete) { Some(open("log_tcp_complete", &logs::tcp_header(rt.tcp_level, true))?) } else { None };
-        let tcp_nocomplete = if on(l.tcp_nocomplete) { Some(open("log_tcp_nocomplete", &logs::tcp_header(rt.tcp_level, false))?) } else { None };
+        let tcp_complete = if on(l.tcp_complete) {
+            Some(open(
+                "log_tcp_complete",
+                &logs::tcp_header(rt.tcp_level, true),
+            )?)
+        } else {
+            None
+        };
+        let tcp_nocomplete = if on(l.tcp_nocomplete) {
+            Some(open(
+                "log_tcp_nocomplete",
+                &logs::tcp_header(rt.tcp_level, false),
+            )?)
+        } else {
+            None
+        };
         let hdr = |n: &str| logs::static_header(n).expect("every log name below has a header");
-        let udp_complete = if on(l.udp_complete) { Some(open("log_udp_complete", hdr("log_udp_complete"))?) } else { None };
+        let udp_complete = if on(l.udp_complete) {
+            Some(open("log_udp_complete", hdr("log_udp_complete"))?)
+        } else {
+            None
+        };
         let mut others = Vec::new();
         for (name, wanted) in [
             ("log_mm_complete", l.mm_complete),
@@ -101,7 +149,15 @@ impl LogSet {
                 others.push(open(name, hdr(name))?);
             }
         }
-        Ok(LogSet { dir, tcp_level: rt.tcp_level, tcp_complete, tcp_nocomplete, udp_complete, others, line: String::with_capacity(2048) })
+        Ok(LogSet {
+            dir,
+            tcp_level: rt.tcp_level,
+            tcp_complete,
+            tcp_nocomplete,
+            udp_complete,
+            others,
+            line: String::with_capacity(2048),
+        })
     }
 
     /// The directory the logs are in.
@@ -114,7 +170,11 @@ impl LogSet {
         self.line.clear();
         match rec {
             FlowRecord::Tcp(t) => {
-                let target = if t.complete { &mut self.tcp_complete } else { &mut self.tcp_nocomplete };
+                let target = if t.complete {
+                    &mut self.tcp_complete
+                } else {
+                    &mut self.tcp_nocomplete
+                };
                 if let Some(f) = target {
                     logs::tcp_row(&mut self.line, t, self.tcp_level, t.complete);
                     f.write(&self.line)?;
@@ -132,9 +192,15 @@ impl LogSet {
 
     /// Flushes and closes every log.
     pub fn finish(self) -> anyhow::Result<()> {
-        for f in [self.tcp_complete, self.tcp_nocomplete, self.udp_complete].into_iter().flatten().chain(self.others) {
+        for f in [self.tcp_complete, self.tcp_nocomplete, self.udp_complete]
+            .into_iter()
+            .flatten()
+            .chain(self.others)
+        {
             let p = f.path.clone();
-            f.sink.finish().with_context(|| format!("{}: cannot write", p.display()))?;
+            f.sink
+                .finish()
+                .with_context(|| format!("{}: cannot write", p.display()))?;
         }
         Ok(())
     }

@@ -32,9 +32,23 @@ impl FlowKey {
         let a = (src, sp);
         let b = (dst, dp);
         if a <= b {
-            (FlowKey { lo: a, hi: b, proto }, true)
+            (
+                FlowKey {
+                    lo: a,
+                    hi: b,
+                    proto,
+                },
+                true,
+            )
         } else {
-            (FlowKey { lo: b, hi: a, proto }, false)
+            (
+                FlowKey {
+                    lo: b,
+                    hi: a,
+                    proto,
+                },
+                false,
+            )
         }
     }
 }
@@ -166,7 +180,9 @@ impl FlowTable {
     /// The flow in a slot.
     #[inline]
     pub fn get_mut(&mut self, id: FlowId) -> &mut Flow {
-        self.slots[id.0 as usize].as_mut().expect("a FlowId always names an occupied slot")
+        self.slots[id.0 as usize]
+            .as_mut()
+            .expect("a FlowId always names an occupied slot")
     }
 
     /// Inserts a new flow and returns its slot.
@@ -185,7 +201,10 @@ impl FlowTable {
         };
         self.counts[usize::from(!tcp)] += 1;
         self.map.insert(key, idx);
-        let list = self.slots[idx as usize].as_ref().map(|f| f.wanted_list()).unwrap_or(LIST_TCP);
+        let list = self.slots[idx as usize]
+            .as_ref()
+            .map(|f| f.wanted_list())
+            .unwrap_or(LIST_TCP);
         self.link_tail(idx, list);
         FlowId(idx)
     }
@@ -201,7 +220,9 @@ impl FlowTable {
     /// Removes a flow and returns it.
     pub fn remove(&mut self, id: FlowId) -> Flow {
         self.unlink(id.0);
-        let flow = self.slots[id.0 as usize].take().expect("a FlowId always names an occupied slot");
+        let flow = self.slots[id.0 as usize]
+            .take()
+            .expect("a FlowId always names an occupied slot");
         self.map.remove(&flow.key);
         self.free.push(id.0);
         let tcp = matches!(flow.state, FlowState::Tcp(_));
@@ -211,13 +232,23 @@ impl FlowTable {
 
     /// Runs a collector pass if it is due at `now` (call it when a new flow is about to be
     /// created): every flow past its timeout is removed and handed to `on_expired`.
-    pub fn maybe_collect(&mut self, now: Timestamp, cfg: &crate::config::EngineConfig, mut on_expired: impl FnMut(Flow)) {
+    pub fn maybe_collect(
+        &mut self,
+        now: Timestamp,
+        cfg: &crate::config::EngineConfig,
+        mut on_expired: impl FnMut(Flow),
+    ) {
         let last = *self.last_gc.get_or_insert(now);
         if now.0 - last.0 <= cfg.gc_fire_us {
             return;
         }
         self.last_gc = Some(now);
-        let limits = [cfg.tcp_singleton_us, cfg.tcp_idle_us, cfg.udp_singleton_us, cfg.udp_idle_us];
+        let limits = [
+            cfg.tcp_singleton_us,
+            cfg.tcp_idle_us,
+            cfg.udp_singleton_us,
+            cfg.udp_idle_us,
+        ];
         for (list, limit) in limits.into_iter().enumerate() {
             loop {
                 let h = self.heads[list];
@@ -225,7 +256,9 @@ impl FlowTable {
                     break;
                 }
                 let idle = {
-                    let f = self.slots[h as usize].as_ref().expect("listed slots are occupied");
+                    let f = self.slots[h as usize]
+                        .as_ref()
+                        .expect("listed slots are occupied");
                     Timestamp::elapsed_us(f.last_time(), now)
                 };
                 if idle > limit as f64 {
@@ -243,8 +276,16 @@ impl FlowTable {
         if self.counts[usize::from(!tcp)] < max.max(1) {
             return None;
         }
-        let (single, other) = if tcp { (LIST_TCP_SINGLE, LIST_TCP) } else { (LIST_UDP_SINGLE, LIST_UDP) };
-        let h = if self.heads[single as usize] != NIL { self.heads[single as usize] } else { self.heads[other as usize] };
+        let (single, other) = if tcp {
+            (LIST_TCP_SINGLE, LIST_TCP)
+        } else {
+            (LIST_UDP_SINGLE, LIST_UDP)
+        };
+        let h = if self.heads[single as usize] != NIL {
+            self.heads[single as usize]
+        } else {
+            self.heads[other as usize]
+        };
         if h == NIL {
             return None;
         }
@@ -265,7 +306,9 @@ impl FlowTable {
         let l = list as usize;
         let tail = self.tails[l];
         {
-            let f = self.slots[idx as usize].as_mut().expect("linking an occupied slot");
+            let f = self.slots[idx as usize]
+                .as_mut()
+                .expect("linking an occupied slot");
             f.prev = tail;
             f.next = NIL;
             f.list = list;
@@ -280,7 +323,9 @@ impl FlowTable {
 
     fn unlink(&mut self, idx: u32) {
         let (prev, next, list) = {
-            let f = self.slots[idx as usize].as_ref().expect("unlinking an occupied slot");
+            let f = self.slots[idx as usize]
+                .as_ref()
+                .expect("unlinking an occupied slot");
             (f.prev, f.next, f.list as usize)
         };
         if prev == NIL {
@@ -297,6 +342,21 @@ impl FlowTable {
 }
 
 /// Builds a new [`Flow`] for the table.
-pub fn new_flow(key: FlowKey, client_is_lo: bool, c_isint: bool, s_isint: bool, state: FlowState) -> Flow {
-    Flow { key, client_is_lo, c_isint, s_isint, state, prev: NIL, next: NIL, list: 0 }
+pub fn new_flow(
+    key: FlowKey,
+    client_is_lo: bool,
+    c_isint: bool,
+    s_isint: bool,
+    state: FlowState,
+) -> Flow {
+    Flow {
+        key,
+        client_is_lo,
+        c_isint,
+        s_isint,
+        state,
+        prev: NIL,
+        next: NIL,
+        list: 0,
+    }
 }

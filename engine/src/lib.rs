@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod flow;
 pub mod hash;
 pub mod net;
 pub mod record;
@@ -19,4 +20,3 @@ pub mod time;
 pub mod udp;
 pub mod wire;
 pub mod worker;
-pub mod flow;

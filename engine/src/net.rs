@@ -29,7 +29,11 @@ impl NetSet {
             }
             IpAddr::V6(a) => {
                 let len = u32::from(prefix_len.min(128));
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 self.v6.push((u128::from(a) & mask, mask));
             }
         }
@@ -89,7 +93,10 @@ mod tests {
         n.add("fc00::".parse().unwrap(), 7);
         assert!(n.is_internal(&"fd00::1".parse().unwrap()));
         assert!(!n.is_internal(&"2001:db8::1".parse().unwrap()));
-        n.add_v4_mask("192.168.0.0".parse().unwrap(), "255.255.0.0".parse().unwrap());
+        n.add_v4_mask(
+            "192.168.0.0".parse().unwrap(),
+            "255.255.0.0".parse().unwrap(),
+        );
         assert!(n.is_internal(&"192.168.7.7".parse().unwrap()));
     }
 }

@@ -57,7 +57,14 @@ pub struct Worker<S: RecordSink> {
 impl<S: RecordSink> Worker<S> {
     /// A worker writing its records to `sink`.
     pub fn new(cfg: Arc<EngineConfig>, sink: S, policy: FullPolicy) -> Worker<S> {
-        Worker { cfg, table: FlowTable::new(), pool: SegPool::default(), stats: CoreStats::default(), sink, policy }
+        Worker {
+            cfg,
+            table: FlowTable::new(),
+            pool: SegPool::default(),
+            stats: CoreStats::default(),
+            sink,
+            policy,
+        }
     }
 
     /// The worker's counters.
@@ -95,7 +102,8 @@ impl<S: RecordSink> Worker<S> {
         match pkt.l4 {
             L4::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
-                let (key, src_is_lo) = FlowKey::new(pkt.src, seg.src_port, pkt.dst, seg.dst_port, 6);
+                let (key, src_is_lo) =
+                    FlowKey::new(pkt.src, seg.src_port, pkt.dst, seg.dst_port, 6);
                 let id = match self.table.lookup(&key) {
                     Some(id) => id,
                     None => {
@@ -109,12 +117,22 @@ impl<S: RecordSink> Worker<S> {
                             self.close(f, None);
                         }
                         self.stats.tcp_flows += 1;
-                        let flow = new_flow(key, src_is_lo, src_int, dst_int, FlowState::Tcp(TcpFlow::new(ts)));
+                        let flow = new_flow(
+                            key,
+                            src_is_lo,
+                            src_int,
+                            dst_int,
+                            FlowState::Tcp(TcpFlow::new(ts)),
+                        );
                         self.table.insert(flow)
                     }
                 };
                 let flow = self.table.get_mut(id);
-                let dir = if src_is_lo == flow.client_is_lo { C2S } else { S2C };
+                let dir = if src_is_lo == flow.client_is_lo {
+                    C2S
+                } else {
+                    S2C
+                };
                 let verdict = match &mut flow.state {
                     FlowState::Tcp(t) => t.on_segment(dir, &pkt, &seg, ts, &mut self.pool),
                     FlowState::Udp(_) => Verdict::Open,
@@ -133,7 +151,8 @@ impl<S: RecordSink> Worker<S> {
                     return;
                 }
                 self.stats.udp_packets += 1;
-                let (key, src_is_lo) = FlowKey::new(pkt.src, dgram.src_port, pkt.dst, dgram.dst_port, 17);
+                let (key, src_is_lo) =
+                    FlowKey::new(pkt.src, dgram.src_port, pkt.dst, dgram.dst_port, 17);
                 let id = match self.table.lookup(&key) {
                     Some(id) => id,
                     None => {
@@ -143,12 +162,22 @@ impl<S: RecordSink> Worker<S> {
                             self.close(f, None);
                         }
                         self.stats.udp_flows += 1;
-                        let flow = new_flow(key, src_is_lo, src_int, dst_int, FlowState::Udp(UdpFlow::default()));
+                        let flow = new_flow(
+                            key,
+                            src_is_lo,
+                            src_int,
+                            dst_int,
+                            FlowState::Udp(UdpFlow::default()),
+                        );
                         self.table.insert(flow)
                     }
                 };
                 let flow = self.table.get_mut(id);
-                let dir = if src_is_lo == flow.client_is_lo { C2S } else { S2C };
+                let dir = if src_is_lo == flow.client_is_lo {
+                    C2S
+                } else {
+                    S2C
+                };
                 if let FlowState::Udp(u) = &mut flow.state {
                     u.on_datagram(dir, &dgram, ts);
                 }
@@ -168,7 +197,8 @@ impl<S: RecordSink> Worker<S> {
             let complete = match &f.state {
                 FlowState::Tcp(t) => {
                     let idle = Timestamp::elapsed_us(t.last_time(), last);
-                    let timed_out = (t.is_singleton() && idle > cfg.tcp_singleton_us as f64) || idle > cfg.tcp_idle_us as f64;
+                    let timed_out = (t.is_singleton() && idle > cfg.tcp_singleton_us as f64)
+                        || idle > cfg.tcp_idle_us as f64;
                     Some(timed_out && t.syn_both())
                 }
                 FlowState::Udp(_) => None,
@@ -222,7 +252,15 @@ impl<S: RecordSink> Worker<S> {
                 if logged {
                     self.stats.udp_closed += 1;
                 }
-                FlowRecord::Udp(UdpRecord { c_ip, c_port, s_ip, s_port, c_isint: flow.c_isint, s_isint: flow.s_isint, dirs: u.dirs })
+                FlowRecord::Udp(UdpRecord {
+                    c_ip,
+                    c_port,
+                    s_ip,
+                    s_port,
+                    c_isint: flow.c_isint,
+                    s_isint: flow.s_isint,
+                    dirs: u.dirs,
+                })
             }
         };
         if !logged {

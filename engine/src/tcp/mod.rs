@@ -158,7 +158,12 @@ pub struct TcpFlow {
 impl TcpFlow {
     /// A flow created by a pure SYN at `now`.
     pub fn new(now: Timestamp) -> TcpFlow {
-        TcpFlow { dirs: [Tcb::default(), Tcb::default()], first_time: now, last_time: now, packets: 0 }
+        TcpFlow {
+            dirs: [Tcb::default(), Tcb::default()],
+            first_time: now,
+            last_time: now,
+            packets: 0,
+        }
     }
 
     /// Time of the last packet in either direction.
@@ -198,13 +203,23 @@ impl TcpFlow {
     ) -> Verdict {
         let (this, other) = (dir, dir ^ 1);
         let flags = seg.flags;
-        let (syn, fin, rst, ack, psh) = (flags.syn(), flags.fin(), flags.rst(), flags.ack(), flags.psh());
+        let (syn, fin, rst, ack, psh) = (
+            flags.syn(),
+            flags.fin(),
+            flags.rst(),
+            flags.ack(),
+            flags.psh(),
+        );
         let th_seq = seg.seq;
         let th_ack = seg.ack;
         let data_len = seg.payload_len;
         // IPv6 has no identification field; Tstat reads the same offset of the header, which
         // is the payload length.
-        let ip_id = if pkt.src.is_ipv6() { (pkt.ip_len.wrapping_sub(40)) as u16 } else { pkt.ip_id };
+        let ip_id = if pkt.src.is_ipv6() {
+            (pkt.ip_len.wrapping_sub(40)) as u16
+        } else {
+            pkt.ip_id
+        };
 
         if self.first_time.is_zero() {
             self.first_time = now;
@@ -229,7 +244,10 @@ impl TcpFlow {
         if dir == C2S && !syn && self.dirs[S2C].syn_count == 0 && data_len != 0 {
             return Verdict::Close { complete: false };
         }
-        if ack && self.dirs[other].fin_count >= 1 && th_ack >= self.dirs[other].fin_seqno.wrapping_add(1) {
+        if ack
+            && self.dirs[other].fin_count >= 1
+            && th_ack >= self.dirs[other].fin_seqno.wrapping_add(1)
+        {
             self.dirs[other].closed = true;
         }
 
@@ -318,7 +336,8 @@ impl TcpFlow {
         let mut retrans_payload_bytes: i64 = 0;
         if syn || fin || data_len > 0 {
             let mut len = data_len as i64 + syn as i64 + fin as i64;
-            let mut retrans = self.rexmit(this, th_seq, len as u64, &mut out_order, ip_id, now, pool);
+            let mut retrans =
+                self.rexmit(this, th_seq, len as u64, &mut out_order, ip_id, now, pool);
             retrans_num_bytes = retrans;
             let t = &mut self.dirs[this];
             if syn {
@@ -362,7 +381,9 @@ impl TcpFlow {
             if ack {
                 self.dirs[this].ack_pkts += 1;
             }
-            return Verdict::Close { complete: self.syn_both() };
+            return Verdict::Close {
+                complete: self.syn_both(),
+            };
         }
 
         {
@@ -437,7 +458,12 @@ impl TcpFlow {
         let (t, o) = (&self.dirs[this], &self.dirs[this ^ 1]);
         let mean_rtt = average(t.rtt_sum, t.rtt_count) + average(o.rtt_sum, o.rtt_count);
         let mut rto = mean_rtt
-            + 4.0 * stdev(t.rtt_sum + o.rtt_sum, t.rtt_sum2 + o.rtt_sum2, t.rtt_count + o.rtt_count);
+            + 4.0
+                * stdev(
+                    t.rtt_sum + o.rtt_sum,
+                    t.rtt_sum2 + o.rtt_sum2,
+                    t.rtt_count + o.rtt_count,
+                );
         let mut rtt = (t.rtt_min + o.rtt_min) as f64;
         let valid_rtt = t.rtt_count != 0 && o.rtt_count != 0;
         if rto < RTO_MIN {
@@ -482,7 +508,16 @@ impl TcpFlow {
             let mut rex = add_seg(t, &ctx, qix, seq, len1, out_order, ip_id, now);
             let next = t.ss.q[qix].next.map(usize::from).unwrap_or((qix + 1) % 4);
             let seq2 = (quad_of(seq_last) as u32) << 30;
-            rex += add_seg(t, &ctx, next, seq2, len.wrapping_sub(len1), out_order, ip_id, now);
+            rex += add_seg(
+                t,
+                &ctx,
+                next,
+                seq2,
+                len.wrapping_sub(len1),
+                out_order,
+                ip_id,
+                now,
+            );
             rex
         } else {
             add_seg(t, &ctx, qix, seq, len, out_order, ip_id, now)
@@ -638,7 +673,15 @@ fn add_seg(
             if last < s.last {
                 *out_order = true;
             }
-            let new = Segment { first, last, retrans: 0, acked: 0, time: now, ip_id, tos: 0 };
+            let new = Segment {
+                first,
+                last,
+                retrans: 0,
+                acked: 0,
+                time: now,
+                ip_id,
+                tos: 0,
+            };
             t.ss.q[qix].segs.insert(i, new);
             i += 1; // `i` keeps pointing at the recorded segment `s`
             if last <= s.first {
@@ -647,7 +690,17 @@ fn add_seg(
             }
             let new_last = s.first.wrapping_sub(1);
             t.ss.q[qix].segs[i - 1].last = new_last;
-            rules_test(t, ctx, qix, i, new_last.wrapping_sub(first) as u64, ip_id, false, recovery_time, now);
+            rules_test(
+                t,
+                ctx,
+                qix,
+                i,
+                new_last.wrapping_sub(first) as u64,
+                ip_id,
+                false,
+                recovery_time,
+                now,
+            );
             first = s.first;
             len = last.wrapping_sub(first) as u64 + 1;
         }
@@ -667,13 +720,31 @@ fn add_seg(
             split = true;
             rexlen += s.last.wrapping_sub(first) as i64 + 1;
             first = s.last.wrapping_add(1);
-            rules_test(t, ctx, qix, i, rexlen as u64, ip_id, true, recovery_time, now);
+            rules_test(
+                t,
+                ctx,
+                qix,
+                i,
+                rexlen as u64,
+                ip_id,
+                true,
+                recovery_time,
+                now,
+            );
             len = last.wrapping_sub(first) as u64 + 1;
         }
         i += 1;
     }
     let segs = &mut t.ss.q[qix].segs;
-    segs.push(Segment { first, last: first.wrapping_add(len as u32).wrapping_sub(1), retrans: 0, acked: 0, time: now, ip_id, tos: IN_SEQUENCE });
+    segs.push(Segment {
+        first,
+        last: first.wrapping_add(len as u32).wrapping_sub(1),
+        retrans: 0,
+        acked: 0,
+        time: now,
+        ip_id,
+        tos: IN_SEQUENCE,
+    });
     if segs.len() > MAX_SEG_PER_QUAD {
         let head_first = segs[0].first;
         segs.remove(0);
@@ -725,13 +796,22 @@ fn rules_test(
     let rule1b = recovery_time > rto;
     let rule1d = recovery_time < mean_rtt;
     let rule2b = if already_seen {
-        prev.map(|p| p.acked > 3 && recovery_time < rto).unwrap_or(false)
+        prev.map(|p| p.acked > 3 && recovery_time < rto)
+            .unwrap_or(false)
     } else {
-        prev_prev.map(|pp| pp.acked > 3 && recovery_time < rto).unwrap_or(false)
+        prev_prev
+            .map(|pp| pp.acked > 3 && recovery_time < rto)
+            .unwrap_or(false)
     };
     let rule2c = nowf - (pseg.time.0 as f64) < rtt;
     let probing = len == 1 && ctx.other_win_curr == 0 && ctx.syn_both;
-    let class = |x: u8| if ctx.valid_rtt { x } else { x | NO_RTT_SAMPLE_CLASSIFICATION };
+    let class = |x: u8| {
+        if ctx.valid_rtt {
+            x
+        } else {
+            x | NO_RTT_SAMPLE_CLASSIFICATION
+        }
+    };
     let tos = if probing {
         FLOW_CONTROL
     } else if rule1d && prev_tos != IN_SEQUENCE {
@@ -741,7 +821,11 @@ fn rules_test(
             if !rule1a {
                 class(NETWORK_DUPLICATE)
             } else if rule1b || rule2b {
-                class(if rule2b { RETRANSMISSION_FR } else { RETRANSMISSION_RTO })
+                class(if rule2b {
+                    RETRANSMISSION_FR
+                } else {
+                    RETRANSMISSION_RTO
+                })
             } else if rule1d {
                 class(DUP_RC_LT_RTT)
             } else if !rule1b {
@@ -750,7 +834,11 @@ fn rules_test(
                 class(UNKNOWN)
             }
         } else if rule1b || rule2b {
-            class(if rule2b { RETRANSMISSION_FR } else { RETRANSMISSION_RTO })
+            class(if rule2b {
+                RETRANSMISSION_FR
+            } else {
+                RETRANSMISSION_RTO
+            })
         } else if rule2c {
             class(REORDERING)
         } else if rule1d {
@@ -763,7 +851,11 @@ fn rules_test(
     } else if !rule1a {
         class(NETWORK_DUPLICATE)
     } else if rule1b || rule2b {
-        class(if rule2b { UNNECESSARY_RETRANSMISSION_FR } else { UNNECESSARY_RETRANSMISSION_RTO })
+        class(if rule2b {
+            UNNECESSARY_RETRANSMISSION_FR
+        } else {
+            UNNECESSARY_RETRANSMISSION_RTO
+        })
     } else if rule1d {
         class(UNNEC_RC_LT_RTT)
     } else if !rule1b {

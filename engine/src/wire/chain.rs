@@ -45,8 +45,8 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
             by_ethertype(eth.ethertype(), eth.payload())
         }
         LinkType::RawIp => by_version(frame),
-        LinkType::Ipv4 => ipv4(frame, false),
-        LinkType::Ipv6 => ipv6(frame, false),
+        LinkType::Ipv4 => ipv4::<false>(frame),
+        LinkType::Ipv6 => ipv6::<false>(frame),
         LinkType::LinuxSll => {
             let sll = LinuxSll::new_checked(frame)?;
             by_ethertype(sll.protocol(), sll.payload())
@@ -62,13 +62,13 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, Skip> {
 }
 
 /// Follows an EtherType through VLAN tags, MPLS and PPPoE down to IP.
-#[inline]
+#[inline(always)]
 fn by_ethertype(mut ethertype: u16, mut rest: &[u8]) -> Result<Packet<'_>, Skip> {
     // Terminates: every tag consumes 4 bytes of `rest`.
     loop {
         match ethertype {
-            ethertype::IPV4 => return ipv4(rest, false),
-            ethertype::IPV6 => return ipv6(rest, false),
+            ethertype::IPV4 => return ipv4::<false>(rest),
+            ethertype::IPV6 => return ipv6::<false>(rest),
             ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
                 let tag = VlanTag::new_checked(rest)?;
                 ethertype = tag.ethertype();
@@ -97,8 +97,8 @@ fn mpls(mut rest: &[u8]) -> Result<Packet<'_>, Skip> {
 fn pppoe(rest: &[u8]) -> Result<Packet<'_>, Skip> {
     let session = PppoeSession::new_checked(rest)?;
     match session.protocol() {
-        ppp::IPV4 => ipv4(session.payload(), false),
-        ppp::IPV6 => ipv6(session.payload(), false),
+        ppp::IPV4 => ipv4::<false>(session.payload()),
+        ppp::IPV6 => ipv6::<false>(session.payload()),
         _ => Err(Skip::NotIp),
     }
 }
@@ -113,9 +113,9 @@ fn bsd_loopback(frame: &[u8], either_order: bool) -> Result<Packet<'_>, Skip> {
     let le = u32::from_le_bytes(raw);
     let is = |family: u32| be == family || (either_order && le == family);
     if is(bsd_af::INET) {
-        ipv4(rest, false)
+        ipv4::<false>(rest)
     } else if bsd_af::INET6.iter().any(|&family| is(family)) {
-        ipv6(rest, false)
+        ipv6::<false>(rest)
     } else {
         Err(Skip::NotIp)
     }
@@ -125,8 +125,8 @@ fn bsd_loopback(frame: &[u8], either_order: bool) -> Result<Packet<'_>, Skip> {
 #[inline]
 fn by_version(bytes: &[u8]) -> Result<Packet<'_>, Skip> {
     match bytes.first().map(|b| b >> 4) {
-        Some(4) => ipv4(bytes, false),
-        Some(6) => ipv6(bytes, false),
+        Some(4) => ipv4::<false>(bytes),
+        Some(6) => ipv6::<false>(bytes),
         Some(_) => Err(Skip::NotIp),
         None => Err(Skip::Truncated),
     }
@@ -149,58 +149,51 @@ struct Network<'a> {
 }
 
 /// IPv4: version/IHL/total-length checks, non-first fragments skipped, then the upper layer.
-#[inline]
-fn ipv4(bytes: &[u8], encapsulated: bool) -> Result<Packet<'_>, Skip> {
+#[inline(always)]
+fn ipv4<const ENCAPSULATED: bool>(bytes: &[u8]) -> Result<Packet<'_>, Skip> {
     let ip = Ipv4Packet::new_checked(bytes)?;
     if ip.frag_offset() != 0 {
         return Err(Skip::Fragment);
     }
     let total_len = ip.total_len();
-    transport(
-        Network {
-            src: IpAddr::V4(ip.src_addr()),
-            dst: IpAddr::V4(ip.dst_addr()),
-            ttl: ip.ttl(),
-            ip_id: ip.ident(),
-            ip_len: u32::from(total_len),
-            protocol: ip.protocol(),
-            l4_len: u32::from(total_len).saturating_sub(ip.header_len() as u32),
-            l4: ip.captured_payload(),
-        },
-        encapsulated,
-    )
+    transport::<ENCAPSULATED>(Network {
+        src: IpAddr::V4(ip.src_addr()),
+        dst: IpAddr::V4(ip.dst_addr()),
+        ttl: ip.ttl(),
+        ip_id: ip.ident(),
+        ip_len: u32::from(total_len),
+        protocol: ip.protocol(),
+        l4_len: u32::from(total_len).saturating_sub(ip.header_len() as u32),
+        l4: ip.captured_payload(),
+    })
 }
 
 /// IPv6: the fixed header, the extension-header walk, then the upper layer.
-#[inline]
-fn ipv6(bytes: &[u8], encapsulated: bool) -> Result<Packet<'_>, Skip> {
+#[inline(always)]
+fn ipv6<const ENCAPSULATED: bool>(bytes: &[u8]) -> Result<Packet<'_>, Skip> {
     let ip = Ipv6Packet::new_checked(bytes)?;
     let after_fixed = ip.captured_payload();
     let upper = walk_ipv6_extensions(ip.next_header(), after_fixed)?;
     let payload_len = u32::from(ip.payload_len());
-    transport(
-        Network {
-            src: IpAddr::V6(ip.src_addr()),
-            dst: IpAddr::V6(ip.dst_addr()),
-            ttl: ip.hop_limit(),
-            ip_id: 0,
-            ip_len: payload_len + Ipv6Packet::<&[u8]>::HEADER_LEN as u32,
-            protocol: upper.protocol,
-            l4_len: payload_len.saturating_sub(u32::try_from(upper.ext_len).unwrap_or(u32::MAX)),
-            l4: after_fixed.get(upper.ext_len..).unwrap_or(&[]),
-        },
-        encapsulated,
-    )
+    transport::<ENCAPSULATED>(Network {
+        src: IpAddr::V6(ip.src_addr()),
+        dst: IpAddr::V6(ip.dst_addr()),
+        ttl: ip.hop_limit(),
+        ip_id: 0,
+        ip_len: payload_len + Ipv6Packet::<&[u8]>::HEADER_LEN as u32,
+        protocol: upper.protocol,
+        l4_len: payload_len.saturating_sub(u32::try_from(upper.ext_len).unwrap_or(u32::MAX)),
+        l4: after_fixed.get(upper.ext_len..).unwrap_or(&[]),
+    })
 }
 
 /// Dispatches on the upper-layer protocol; strips one level of IP-in-IP / IPv6-in-IP.
-#[inline]
-fn transport(net: Network<'_>, encapsulated: bool) -> Result<Packet<'_>, Skip> {
+#[inline(always)]
+fn transport<const ENCAPSULATED: bool>(net: Network<'_>) -> Result<Packet<'_>, Skip> {
     let l4 = match net.protocol {
         protocol::TCP => L4::Tcp(tcp(net.l4, net.l4_len)?),
         protocol::UDP => L4::Udp(udp(net.l4)?),
-        protocol::IPV4 if !encapsulated => return ipv4(net.l4, true),
-        protocol::IPV6 if !encapsulated => return ipv6(net.l4, true),
+        protocol::IPV4 | protocol::IPV6 if !ENCAPSULATED => return tunnel(net.protocol, net.l4),
         _ => return Err(Skip::OtherL4),
     };
     Ok(Packet {
@@ -213,8 +206,19 @@ fn transport(net: Network<'_>, encapsulated: bool) -> Result<Packet<'_>, Skip> {
     })
 }
 
+/// The inner header of IP-in-IP / IPv6-in-IP: out of line, so that the common path stays small.
+#[cold]
+#[inline(never)]
+fn tunnel(proto: u8, inner: &[u8]) -> Result<Packet<'_>, Skip> {
+    if proto == protocol::IPV4 {
+        ipv4::<true>(inner)
+    } else {
+        ipv6::<true>(inner)
+    }
+}
+
 /// TCP: header checks, options, and the Tstat payload length `l4_len − data offset × 4`.
-#[inline]
+#[inline(always)]
 fn tcp(bytes: &[u8], l4_len: u32) -> Result<TcpSegment<'_>, Skip> {
     let seg = TcpPacket::new_checked(bytes)?;
     let header_len = seg.header_len();
@@ -236,7 +240,7 @@ fn tcp(bytes: &[u8], l4_len: u32) -> Result<TcpSegment<'_>, Skip> {
 }
 
 /// UDP: the header, `payload_len = length − 8` (saturating), the payload clamped to it.
-#[inline]
+#[inline(always)]
 fn udp(bytes: &[u8]) -> Result<UdpDatagram<'_>, Skip> {
     let dgram = UdpPacket::new_checked(bytes)?;
     Ok(UdpDatagram {

@@ -253,6 +253,12 @@ impl Packet<'_> {
             L4::Tcp(t) => (t.src_port, t.dst_port, 6),
             L4::Udp(u) => (u.src_port, u.dst_port, 17),
         };
-        FiveTuple { src: self.src, dst: self.dst, src_port: sp, dst_port: dp, proto }
+        FiveTuple {
+            src: self.src,
+            dst: self.dst,
+            src_port: sp,
+            dst_port: dp,
+            proto,
+        }
     }
 }

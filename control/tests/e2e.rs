@@ -1,0 +1,372 @@
+//! End-to-end tests: `tstat-dpdk analyze` over the traces in `tests/pcaps`, compared cell by
+//! cell with Tstat 3.3's own logs for them (`tests/golden`), plus hostile-input behaviour.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Columns filled by layer-7 classification, which is not implemented yet.
+const L7_COLUMNS: &[&str] = &[
+    "con_t",
+    "p2p_t",
+    "http_t",
+    "http_req_cnt",
+    "http_res_cnt",
+    "http_res",
+    "c_tls_SNI",
+    "s_tls_SCN",
+    "c_npnalpn",
+    "s_npnalpn",
+    "tls_session_stat",
+    "c_last_handshakeT",
+    "s_last_handshakeT",
+    "c_appdataT",
+    "s_appdataT",
+    "c_appdataB",
+    "s_appdataB",
+    "fqdn",
+    "dns_rslv",
+    "req_tm",
+    "res_tm",
+    "http_hostname",
+    "c_TLSvers",
+    "s_TLSvers",
+    "dns_enc",
+    "c_type",
+    "s_type",
+    "quic_SNI",
+    "quic_UA",
+    "quic_c_vers",
+    "quic_s_vers",
+    "quic_zero_rtt",
+    "quic_ech",
+];
+const LOGS: &[&str] = &["log_tcp_complete", "log_tcp_nocomplete", "log_udp_complete"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tstat-dpdk-e2e-{}-{}", std::process::id(), name));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn analyze(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"))
+        .arg("analyze")
+        .arg("--quiet")
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("running tstat-dpdk")
+}
+
+struct Log {
+    names: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+fn read_log(path: &Path) -> Log {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut names = Vec::new();
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('#') {
+            let body = match h.split_once('#') {
+                Some((_, b))
+                    if !h.split(':').next().unwrap_or("").contains(' ')
+                        && h.find('#') < h.find(':') =>
+                {
+                    b
+                }
+                _ => h,
+            };
+            names = body
+                .split_whitespace()
+                .map(|c| c.split(':').next().unwrap().to_string())
+                .collect();
+        } else if !line.trim().is_empty() {
+            rows.push(line.split_whitespace().map(str::to_string).collect());
+        }
+    }
+    Log { names, rows }
+}
+
+fn key(log: &Log, row: &[String]) -> String {
+    let first = if log.names.iter().any(|n| n == "first") {
+        "first"
+    } else {
+        "c_first_abs"
+    };
+    ["c_ip", "c_port", "s_ip", "s_port", first]
+        .iter()
+        .map(|k| {
+            let i = log.names.iter().position(|n| n == k).unwrap();
+            let v = &row[i];
+            v.parse::<f64>()
+                .ok()
+                .filter(|_| v.contains('.'))
+                .map(|f| format!("{f:.3}"))
+                .unwrap_or_else(|| v.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a == b
+        || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if (x - y).abs() <= 0.0015)
+}
+
+/// Compares our logs in `actual` with Tstat's in `expected`; returns a list of differences.
+fn compare(expected: &Path, actual: &Path) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for log in LOGS {
+        let e = read_log(&expected.join(log));
+        let a = read_log(&actual.join(log));
+        if e.names != a.names {
+            diffs.push(format!("{log}: header differs"));
+            continue;
+        }
+        let mut pool: HashMap<String, Vec<&Vec<String>>> = HashMap::new();
+        for r in &a.rows {
+            pool.entry(key(&a, r)).or_default().push(r);
+        }
+        for er in &e.rows {
+            let k = key(&e, er);
+            let Some(ar) = pool.get_mut(&k).and_then(|v| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(v.remove(0))
+                }
+            }) else {
+                diffs.push(format!("{log}: missing row {k}"));
+                continue;
+            };
+            for (i, name) in e.names.iter().enumerate() {
+                if L7_COLUMNS.contains(&name.as_str()) {
+                    continue;
+                }
+                if !same(&er[i], &ar[i]) {
+                    diffs.push(format!(
+                        "{log}: {k}: {name} expected {} got {}",
+                        er[i], ar[i]
+                    ));
+                }
+            }
+        }
+    }
+    diffs
+}
+
+fn check_config(config: &str, extra: &[&str]) {
+    let golden = root().join("tests/golden").join(config);
+    let mut all = Vec::new();
+    let mut traces: Vec<_> = std::fs::read_dir(&golden)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    traces.sort();
+    assert!(traces.len() >= 10);
+    for t in traces {
+        let out = scratch(&format!("{config}-{t}"));
+        let pcap = root().join("tests/pcaps").join(format!("{t}.pcap"));
+        let mut args: Vec<&str> = extra.to_vec();
+        let outs = out.to_str().unwrap().to_string();
+        let pcaps = pcap.to_str().unwrap().to_string();
+        args.extend(["-s", &outs, &pcaps]);
+        let o = analyze(&args);
+        assert!(
+            o.status.success(),
+            "{t}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let dirname = std::fs::read_to_string(golden.join(&t).join("DIRNAME")).unwrap();
+        let actual = out.join(dirname.trim());
+        assert!(
+            actual.is_dir(),
+            "{t}: output directory {} not created",
+            actual.display()
+        );
+        all.extend(
+            compare(&golden.join(&t), &actual)
+                .into_iter()
+                .map(|d| format!("{t}: {d}")),
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert!(
+        all.is_empty(),
+        "{} differences from Tstat:\n{}",
+        all.len(),
+        all.join("\n")
+    );
+}
+
+#[test]
+fn logs_match_tstat_default() {
+    check_config("default", &[]);
+}
+
+#[test]
+fn logs_match_tstat_internal_networks() {
+    let net = root().join("tests/net.private");
+    check_config("netpriv", &["-N", net.to_str().unwrap()]);
+}
+
+fn sorted_logs(dir: &Path) -> Vec<String> {
+    let sub = std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    LOGS.iter()
+        .map(|l| {
+            let mut lines: Vec<String> = std::fs::read_to_string(sub.join(l))
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines.join("\n")
+        })
+        .collect()
+}
+
+#[test]
+fn one_worker_and_many_workers_give_the_same_logs() {
+    for t in ["zeek__bro.org", "zeek__wikipedia", "ndpi__quic.compact"] {
+        let pcap = root().join("tests/pcaps").join(format!("{t}.pcap"));
+        let mut results = Vec::new();
+        for w in ["1", "2", "3"] {
+            let out = scratch(&format!("workers-{t}-{w}"));
+            let o = analyze(&[
+                "--workers",
+                w,
+                "-s",
+                out.to_str().unwrap(),
+                pcap.to_str().unwrap(),
+            ]);
+            assert!(o.status.success());
+            results.push(sorted_logs(&out));
+            let _ = std::fs::remove_dir_all(&out);
+        }
+        assert_eq!(results[0], results[1], "{t}: 1 vs 2 workers");
+        assert_eq!(results[0], results[2], "{t}: 1 vs 3 workers");
+    }
+}
+
+#[test]
+fn gzip_logs_hold_the_same_rows() {
+    let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
+    let out = scratch("gzip");
+    let o = analyze(&["-Z", "-s", out.to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert!(o.status.success());
+    let f = out.join("2011_03_18_19_06.out/log_udp_complete.gz");
+    let mut text = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let expected = std::fs::read_to_string(
+        root().join("tests/golden/default/zeek__wikipedia/log_udp_complete"),
+    )
+    .unwrap();
+    assert_eq!(text.lines().count(), expected.lines().count());
+}
+
+fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let d = scratch(name);
+    let p = d.join("trace.pcap");
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn truncated_trace_keeps_what_was_read() {
+    let full = std::fs::read(root().join("tests/pcaps/zeek__wikipedia.pcap")).unwrap();
+    let cut = &full[..full.len() - 100];
+    let p = write_temp("truncated", cut);
+    let out = p.parent().unwrap().join("out");
+    let o = analyze(&["-s", out.to_str().unwrap(), p.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("truncated record"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    assert!(o.status.success(), "packets were read, so the run succeeds");
+    let rows = std::fs::read_to_string(out.join("2011_03_18_19_06.out/log_udp_complete")).unwrap();
+    assert!(
+        rows.lines().count() > 20,
+        "flows read before the fault are logged"
+    );
+}
+
+#[test]
+fn corrupt_record_length_is_reported_with_its_offset() {
+    let mut bytes = std::fs::read(root().join("tests/pcaps/zeek__http-vlan-0.pcap")).unwrap();
+    // Third record: walk the headers of the first two, then write a huge caplen.
+    let mut off = 24;
+    for _ in 0..2 {
+        let caplen = u32::from_le_bytes(bytes[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    bytes[off + 8..off + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let p = write_temp("corrupt", &bytes);
+    let o = analyze(&[
+        "-s",
+        p.parent().unwrap().join("out").to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("byte {off}")),
+        "names the offset {off}: {err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("packets: 2 read"));
+}
+
+#[test]
+fn empty_and_non_trace_files_fail_clearly() {
+    let p = write_temp("empty", b"");
+    let o = analyze(&[
+        "-s",
+        p.parent().unwrap().join("out").to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("empty file"), "{err}");
+
+    let p = write_temp("text", b"this is not a packet trace at all\n");
+    let o = analyze(&[
+        "-s",
+        p.parent().unwrap().join("out").to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_config_lines_are_reported_with_file_and_line() {
+    let d = scratch("badconf");
+    let net = d.join("net.conf");
+    std::fs::write(&net, "10.0.0.0/8\n300.1.1.1/8\n").unwrap();
+    let pcap = root().join("tests/pcaps/zeek__http-vlan-0.pcap");
+    let o = analyze(&[
+        "-N",
+        net.to_str().unwrap(),
+        "-s",
+        d.join("out").to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("net.conf:2:"), "{err}");
+}
