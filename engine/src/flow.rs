@@ -54,6 +54,9 @@ impl FlowKey {
 }
 
 /// The protocol state of a flow.
+// Flow state lives inline in the table slot on purpose: boxing the TCP state would add an
+// allocation per flow and a pointer chase per packet.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FlowState {
     /// TCP.

@@ -163,6 +163,8 @@ pub struct UdpRecord {
 }
 
 /// A record as it travels through a worker's ring.
+// Records are fixed-size plain data that move through rings by copy; boxing would allocate.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FlowRecord {
     /// A TCP flow.

@@ -16,6 +16,7 @@ use crate::wire::{self, LinkType, L4};
 use std::sync::Arc;
 
 /// Where a worker's finished records go.
+#[allow(clippy::result_large_err)] // the rejected record is handed back by value, no allocation
 pub trait RecordSink {
     /// Offers a record; returns false if it could not be taken (ring full).
     fn offer(&mut self, rec: FlowRecord) -> Result<(), FlowRecord>;
@@ -107,7 +108,7 @@ impl<S: RecordSink> Worker<S> {
                 let id = match self.table.lookup(&key) {
                     Some(id) => id,
                     None => {
-                        if !(seg.flags.syn() && !seg.flags.ack()) {
+                        if !seg.flags.syn() || seg.flags.ack() {
                             self.stats.tcp_trash += 1;
                             return;
                         }

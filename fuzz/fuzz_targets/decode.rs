@@ -30,7 +30,13 @@ fuzz_target!(|data: &[u8]| {
     let link = LINKS[usize::from(selector) % LINKS.len()];
     match decode(link, frame) {
         Ok(packet) => {
-            black_box((packet.src, packet.dst, packet.ttl, packet.ip_id, packet.ip_len));
+            black_box((
+                packet.src,
+                packet.dst,
+                packet.ttl,
+                packet.ip_id,
+                packet.ip_len,
+            ));
             let tuple = packet.five_tuple();
             black_box(engine::hash::symmetric().hash_tuple(&tuple));
             match packet.l4 {
@@ -38,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
                     assert!(t.payload.len() as u64 <= u64::from(t.payload_len));
                     assert!(t.header_len >= 20 && t.header_len <= 60);
                     black_box((t.src_port, t.dst_port, t.seq, t.ack, t.flags, t.window));
-                    black_box((t.options.mss, t.options.window_scale, t.options.sack_permitted));
+                    black_box((
+                        t.options.mss,
+                        t.options.window_scale,
+                        t.options.sack_permitted,
+                    ));
                     black_box((t.options.sack_blocks, t.options.timestamp));
                     black_box(t.payload.iter().fold(0u8, |a, &b| a ^ b));
                 }

@@ -297,6 +297,32 @@ mod tests {
     }
 
     #[test]
+    fn nop_nop_timestamp_fast_path() {
+        let opts: [u8; 12] = [
+            0x01, 0x01, // NOP, NOP
+            0x08, 0x0a, // timestamps, length 10
+            0x00, 0x01, 0x00, 0x00, // TSval 65536
+            0xff, 0xff, 0xff, 0xff, // TSecr u32::MAX
+        ];
+        let o = parse_options(&opts);
+        assert_eq!(
+            o,
+            TcpOptions {
+                timestamp: Some((65536, u32::MAX)),
+                ..TcpOptions::default()
+            }
+        );
+        // Same prefix, different length: the general loop, which stops at the overrun.
+        assert_eq!(parse_options(&opts[..11]), TcpOptions::default());
+        let mut longer = [0u8; 16];
+        longer[..12].copy_from_slice(&opts);
+        longer[12..15].copy_from_slice(&[0x03, 0x03, 0x09]); // window scale 9
+        let o = parse_options(&longer);
+        assert_eq!(o.timestamp, Some((65536, u32::MAX)));
+        assert_eq!(o.window_scale, Some(9));
+    }
+
+    #[test]
     fn eol_and_bad_lengths_stop_parsing() {
         let eol: [u8; 8] = [
             0x02, 0x04, 0x05, 0xb4, // MSS 1460

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing tstat-dpdk needs on a fresh Debian 12 machine (run as root,
+# or with sudo available). Safe to run again.
+set -euo pipefail
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+need=()
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3)
+if ! command -v cargo >/dev/null; then
+  if [[ -x "$HOME/.cargo/bin/cargo" ]]; then export PATH="$HOME/.cargo/bin:$PATH"; else need+=(cargo rustc); fi
+fi
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}"
+fi
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt || true
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy || true
+fi
+cargo --version
