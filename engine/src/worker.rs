@@ -53,6 +53,8 @@ pub struct Worker<S: RecordSink> {
     stats: CoreStats,
     sink: S,
     policy: FullPolicy,
+    /// Reused buffer for flows the collector expires (no allocation per pass once warm).
+    expired: Vec<Flow>,
 }
 
 impl<S: RecordSink> Worker<S> {
@@ -210,11 +212,12 @@ impl<S: RecordSink> Worker<S> {
 
     fn collect(&mut self, now: Timestamp) {
         let cfg = Arc::clone(&self.cfg);
-        let mut expired: Vec<Flow> = Vec::new();
+        let mut expired = std::mem::take(&mut self.expired);
         self.table.maybe_collect(now, &cfg, |f| expired.push(f));
-        for f in expired {
+        for f in expired.drain(..) {
             self.close(f, None);
         }
+        self.expired = expired;
     }
 
     /// Turns a removed flow into its record. `complete` is the TCP verdict; `None` means a
@@ -288,5 +291,259 @@ impl<S: RecordSink> Worker<S> {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::TcpFlags;
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [192, 0, 2, 80];
+
+    /// Ethernet + IPv4 (20 bytes) + TCP (20 bytes, no options) + `payload` zero bytes.
+    fn tcp_frame(
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: usize,
+        ip_id: u16,
+    ) -> Vec<u8> {
+        let (src, dst, sp, dp) = if from_client {
+            (C, S, 40000u16, 80u16)
+        } else {
+            (S, C, 80, 40000)
+        };
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]); // EtherType IPv4
+        let total = (20 + 20 + payload) as u16;
+        f.extend_from_slice(&[0x45, 0]); // version 4, IHL 5; TOS
+        f.extend_from_slice(&total.to_be_bytes()); // total length
+        f.extend_from_slice(&ip_id.to_be_bytes()); // identification
+        f.extend_from_slice(&[0x40, 0, 64, 6, 0, 0]); // DF, TTL 64, protocol TCP, checksum
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sp.to_be_bytes());
+        f.extend_from_slice(&dp.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags]); // data offset 5, flags
+        f.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]); // window 65535, checksum, urgent
+        f.resize(f.len() + payload, 0);
+        f
+    }
+
+    fn udp_frame(sport: u16, payload: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&((20 + 8 + payload) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&C);
+        f.extend_from_slice(&S);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&53u16.to_be_bytes());
+        f.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.resize(f.len() + payload, 0);
+        f
+    }
+
+    const SYN: u8 = TcpFlags::SYN;
+    const ACK: u8 = TcpFlags::ACK;
+    const SA: u8 = TcpFlags::SYN | TcpFlags::ACK;
+    const PA: u8 = TcpFlags::PSH | TcpFlags::ACK;
+    const FA: u8 = TcpFlags::FIN | TcpFlags::ACK;
+    const RA: u8 = TcpFlags::RST | TcpFlags::ACK;
+
+    fn worker(cfg: EngineConfig) -> Worker<Vec<FlowRecord>> {
+        Worker::new(Arc::new(cfg), Vec::new(), FullPolicy::Drop)
+    }
+
+    fn feed(w: &mut Worker<Vec<FlowRecord>>, ms: i64, frame: Vec<u8>) {
+        w.process(
+            Timestamp(1_000_000_000_000 + ms * 1000),
+            LinkType::Ethernet,
+            &frame,
+        );
+    }
+
+    fn tcp_records(w: Worker<Vec<FlowRecord>>) -> Vec<TcpRecord> {
+        w.into_sink()
+            .into_iter()
+            .filter_map(|r| {
+                if let FlowRecord::Tcp(t) = r {
+                    Some(t)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// A full connection: handshake, one request, one response, FIN handshake.
+    fn handshake_request_response(w: &mut Worker<Vec<FlowRecord>>, retransmit_request: bool) {
+        feed(w, 0, tcp_frame(true, SYN, 1000, 0, 0, 1));
+        feed(w, 10, tcp_frame(false, SA, 5000, 1001, 0, 1));
+        feed(w, 20, tcp_frame(true, ACK, 1001, 5001, 0, 2));
+        feed(w, 21, tcp_frame(true, PA, 1001, 5001, 100, 3));
+        if retransmit_request {
+            feed(w, 500, tcp_frame(true, PA, 1001, 5001, 100, 4));
+        }
+        feed(w, 600, tcp_frame(false, PA, 5001, 1101, 300, 2));
+        feed(w, 610, tcp_frame(true, FA, 1101, 5301, 0, 5));
+        feed(w, 620, tcp_frame(false, FA, 5301, 1102, 0, 3));
+        feed(w, 630, tcp_frame(true, ACK, 1102, 5302, 0, 6));
+    }
+
+    #[test]
+    fn fin_handshake_gives_a_complete_flow_with_tstat_counters() {
+        let mut w = worker(EngineConfig::default());
+        handshake_request_response(&mut w, false);
+        assert_eq!(
+            w.flow_counts(),
+            (0, 0),
+            "closed on the last ACK of the FIN handshake"
+        );
+        let recs = tcp_records(w);
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert!(r.complete);
+        let [c, s] = &r.dirs;
+        // Client: SYN, ACK, request, FIN, last ACK.
+        assert_eq!(
+            (
+                c.packets,
+                c.ack_cnt,
+                c.ack_cnt_p,
+                c.pkts_data,
+                c.bytes_all,
+                c.bytes_uniq
+            ),
+            (5, 4, 2, 1, 100, 100)
+        );
+        assert_eq!((c.syn_cnt, c.fin_cnt, c.pkts_retx, c.rst_cnt), (1, 1, 0, 0));
+        // Server: SYN/ACK, response, FIN.
+        assert_eq!(
+            (s.packets, s.ack_cnt, s.ack_cnt_p, s.pkts_data, s.bytes_uniq),
+            (3, 3, 0, 1, 300)
+        );
+        // RTT samples: SYN acked at 10 ms, request (21 ms) acked by the response at 600 ms,
+        // FIN (610) acked at 620. Server: SYN/ACK acked at 20, response acked by FIN at 610,
+        // FIN at 630.
+        assert_eq!(c.rtt_cnt, 3);
+        assert_eq!((c.rtt_min_us, c.rtt_max_us), (10_000, 579_000));
+        assert_eq!(s.rtt_cnt, 3);
+        assert_eq!(
+            (s.payload_start, c.payload_start),
+            (Timestamp(1_000_000_600_000), Timestamp(1_000_000_021_000))
+        );
+        assert_eq!(r.last.0 - r.first.0, 630_000);
+        assert_eq!((c.pkts_push, s.pkts_push), (1, 1));
+        assert_eq!((c.ttl_min, c.ttl_max), (64, 64));
+    }
+
+    #[test]
+    fn retransmitted_request_counts_once_as_unique() {
+        let mut w = worker(EngineConfig::default());
+        handshake_request_response(&mut w, true);
+        let r = tcp_records(w).remove(0);
+        let c = &r.dirs[0];
+        assert_eq!((c.pkts_data, c.bytes_all, c.bytes_uniq), (2, 200, 100));
+        assert_eq!((c.pkts_retx, c.bytes_retx), (1, 100));
+        // No RTT sample from a retransmitted range (Karn), and one anomaly classified: the
+        // original was not acked, different IP ID, recovery 479 ms > RTO floor.
+        assert_eq!(c.rtt_cnt, 2);
+        assert_eq!(c.pkts_rto + c.pkts_fs + c.pkts_unk + c.pkts_dup, 1);
+    }
+
+    #[test]
+    fn half_duplex_flow_closes_without_counting_the_data() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, tcp_frame(true, SYN, 1, 0, 0, 1));
+        feed(&mut w, 5, tcp_frame(true, PA, 2, 0, 50, 2));
+        let recs = tcp_records(w);
+        assert_eq!(recs.len(), 1);
+        assert!(!recs[0].complete);
+        assert_eq!((recs[0].dirs[0].packets, recs[0].dirs[0].bytes_all), (1, 0));
+    }
+
+    #[test]
+    fn rst_closes_and_completeness_follows_the_syns() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, tcp_frame(true, SYN, 1, 0, 0, 1));
+        feed(&mut w, 5, tcp_frame(false, RA, 0, 2, 0, 1));
+        let r = tcp_records(w).remove(0);
+        assert!(!r.complete, "the server never sent a SYN");
+        assert_eq!((r.dirs[1].rst_cnt, r.dirs[1].ack_cnt), (1, 1));
+    }
+
+    #[test]
+    fn mid_stream_segments_are_trash() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, tcp_frame(true, PA, 1, 1, 10, 1));
+        feed(&mut w, 1, tcp_frame(false, SA, 1, 1, 0, 1));
+        assert_eq!(w.stats().tcp_trash, 2);
+        assert_eq!(w.flow_counts(), (0, 0));
+    }
+
+    #[test]
+    fn idle_flows_close_at_the_next_collector_pass_even_after_huge_gaps() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, udp_frame(1000, 10));
+        feed(&mut w, 1, udp_frame(1000, 10)); // two packets: not a singleton
+                                              // 20 days later a new flow: the pass closes the old one at once (Tstat would loop for
+                                              // every 500 µs of the gap).
+        feed(&mut w, 20 * 86_400_000, udp_frame(1001, 10));
+        assert_eq!(w.flow_counts(), (0, 1));
+        assert_eq!(w.stats().udp_closed, 1);
+        w.finish(Timestamp(1_000_000_000_000 + 20 * 86_400_000_000));
+        assert_eq!(w.stats().udp_closed, 2);
+    }
+
+    #[test]
+    fn singletons_time_out_after_ten_seconds() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, tcp_frame(true, SYN, 1, 0, 0, 1));
+        feed(&mut w, 9_000, udp_frame(7, 1));
+        assert_eq!(w.flow_counts(), (1, 1), "9 s: not yet");
+        feed(&mut w, 10_001, udp_frame(8, 1));
+        assert_eq!(w.flow_counts(), (0, 2), "the SYN singleton went after 10 s");
+        let recs = tcp_records(w);
+        assert!(!recs[0].complete);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recent_flow_and_counts_it() {
+        let mut w = worker(EngineConfig {
+            max_tcp_flows: 2,
+            ..EngineConfig::default()
+        });
+        for (i, port) in [1u32, 2, 3].iter().enumerate() {
+            let mut f = tcp_frame(true, SYN, *port, 0, 0, 1);
+            f[34..36].copy_from_slice(&(*port as u16).to_be_bytes()); // distinct client ports
+            feed(&mut w, i as i64, f);
+        }
+        assert_eq!(w.flow_counts(), (2, 0));
+        assert_eq!(w.stats().evicted, 1);
+        let recs = tcp_records(w);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].c_port, 1, "the oldest flow is evicted");
+    }
+
+    #[test]
+    fn external_flows_are_tracked_but_not_logged() {
+        let mut nets = crate::net::NetSet::default();
+        nets.add("172.16.0.0".parse().unwrap(), 12);
+        let mut w = worker(EngineConfig {
+            nets,
+            ..EngineConfig::default()
+        });
+        feed(&mut w, 0, udp_frame(5, 5));
+        w.finish(Timestamp(1_000_000_000_000));
+        assert_eq!(w.stats().not_logged_external, 1);
+        assert!(w.into_sink().is_empty());
     }
 }
