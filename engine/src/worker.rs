@@ -67,6 +67,7 @@ impl<S: RecordSink> Worker<S> {
             stats: CoreStats::default(),
             sink,
             policy,
+            expired: Vec::new(),
         }
     }
 
