@@ -363,3 +363,24 @@ pub fn new_flow(
         list: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Table memory per tracked TCP flow, before range buffers: the slab slot plus the map
+    /// entry (key + slot index + control byte, at hashbrown's 7/8 load factor), plus one range
+    /// buffer per direction as a flow starts it (taken from the pool). A direction with many
+    /// unacknowledged segments grows its buffer, up to `MAX_SEG_PER_QUAD` ranges per quadrant.
+    #[test]
+    fn memory_per_tcp_flow_stays_under_one_kib() {
+        let slot = std::mem::size_of::<Option<Flow>>();
+        let map_entry = (std::mem::size_of::<(FlowKey, u32)>() + 1) * 8 / 7;
+        let ranges = 2 * crate::tcp::INITIAL_RANGES * std::mem::size_of::<crate::tcp::Segment>();
+        let total = slot + map_entry + ranges;
+        eprintln!(
+            "slot {slot} B, map entry {map_entry} B, ranges {ranges} B: {total} B per TCP flow"
+        );
+        assert!(total <= 1024, "{total} bytes per TCP flow");
+    }
+}

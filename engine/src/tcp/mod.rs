@@ -9,7 +9,7 @@
 
 mod seqspace;
 
-pub use seqspace::{SegPool, Segment, SeqSpace, MAX_SEG_PER_QUAD};
+pub use seqspace::{SegPool, Segment, SeqSpace, INITIAL_RANGES, MAX_SEG_PER_QUAD};
 
 use crate::record::{TcpDirRecord, TcpRecord};
 use crate::time::Timestamp;
@@ -103,8 +103,8 @@ pub struct Tcb {
     data_acked: bool,
     cwin_max: u32,
     cwin_min: u32,
-    rtt_min: u64,
-    rtt_max: u64,
+    rtt_min: u32,
+    rtt_max: u32,
     rtt_sum: f64,
     rtt_sum2: f64,
     rtt_count: u32,
@@ -363,7 +363,7 @@ impl TcpFlow {
         }
 
         if ack {
-            self.ack_in(other, th_ack, now, pool);
+            self.ack_in(other, th_ack, now);
         }
 
         let retrans = retrans_num_bytes > 0;
@@ -464,7 +464,7 @@ impl TcpFlow {
                     t.rtt_sum2 + o.rtt_sum2,
                     t.rtt_count + o.rtt_count,
                 );
-        let mut rtt = (t.rtt_min + o.rtt_min) as f64;
+        let mut rtt = (u64::from(t.rtt_min) + u64::from(o.rtt_min)) as f64;
         let valid_rtt = t.rtt_count != 0 && o.rtt_count != 0;
         if rto < RTO_MIN {
             rto = RTO_MIN;
@@ -501,12 +501,13 @@ impl TcpFlow {
         let ctx = self.rule_ctx(this);
         let t = &mut self.dirs[this];
         let seq_last = seq.wrapping_add(len as u32).wrapping_sub(1);
-        let qix = t.ss.which_quad(seq, pool);
+        let qix = t.ss.which_quad(seq);
         *out_order = false;
         if quad_of(seq) != quad_of(seq_last) {
             let len1 = (((qix as u64) << 30) | 0x3fff_ffff) - seq as u64 + 1;
+            t.ss.ensure(qix, pool);
             let mut rex = add_seg(t, &ctx, qix, seq, len1, out_order, ip_id, now);
-            let next = t.ss.q[qix].next.map(usize::from).unwrap_or((qix + 1) % 4);
+            let next = t.ss.next_of(qix);
             let seq2 = (quad_of(seq_last) as u32) << 30;
             rex += add_seg(
                 t,
@@ -520,15 +521,16 @@ impl TcpFlow {
             );
             rex
         } else {
+            t.ss.ensure(qix, pool);
             add_seg(t, &ctx, qix, seq, len, out_order, ip_id, now)
         }
     }
 
     /// Tstat's `ack_in`: matches an ACK against the ranges of direction `d`.
-    fn ack_in(&mut self, d: usize, ack: u32, now: Timestamp, pool: &mut SegPool) {
+    fn ack_in(&mut self, d: usize, ack: u32, now: Timestamp) {
         let t = &mut self.dirs[d];
-        let qix = t.ss.which_quad(ack, pool);
-        let prev = t.ss.q[qix].prev.map(usize::from).unwrap_or((qix + 3) % 4);
+        let qix = t.ss.which_quad(ack);
+        let prev = t.ss.prev_of(qix);
         let mut last_xmit = Timestamp::ZERO;
         let mut changed = false;
         for s in t.ss.q[prev].segs.iter_mut() {
@@ -565,10 +567,10 @@ impl TcpFlow {
                 if !intervening && s.retrans == 0 {
                     let etime = Timestamp::elapsed_us(s.time, now);
                     if t.rtt_min == 0 || (t.rtt_min as f64) > etime {
-                        t.rtt_min = etime as u64;
+                        t.rtt_min = etime.min(u32::MAX as f64) as u32;
                     }
                     if (t.rtt_max as f64) < etime {
-                        t.rtt_max = etime as u64;
+                        t.rtt_max = etime.min(u32::MAX as f64) as u32;
                     }
                     t.rtt_sum += etime;
                     t.rtt_sum2 += etime * etime;
@@ -610,8 +612,8 @@ fn dir_record(t: &Tcb) -> TcpDirRecord {
         ack_start: t.ack_start_time,
         rtt_sum: t.rtt_sum,
         rtt_sum2: t.rtt_sum2,
-        rtt_min_us: t.rtt_min,
-        rtt_max_us: t.rtt_max,
+        rtt_min_us: u64::from(t.rtt_min),
+        rtt_max_us: u64::from(t.rtt_max),
         rtt_cnt: t.rtt_count,
         ttl_min: t.ttl_min,
         ttl_max: t.ttl_max,

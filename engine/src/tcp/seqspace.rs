@@ -10,6 +10,9 @@
 
 use crate::time::Timestamp;
 
+/// Ranges a new buffer has room for: after ACKs collapse ranges a direction rarely holds more.
+pub const INITIAL_RANGES: usize = 3;
+
 /// Segments kept per quadrant before the oldest is folded into its successor (`Max_Seg_Per_Quad`).
 pub const MAX_SEG_PER_QUAD: usize = 100;
 
@@ -32,25 +35,35 @@ pub struct Segment {
     pub tos: u8,
 }
 
-/// One 1-GiB quadrant. `prev`/`next` mirror Tstat's links, which decide when a quadrant's
-/// ranges are dropped.
+/// One 1-GiB quadrant: its sorted ranges.
 #[derive(Debug, Default)]
 pub struct Quadrant {
     /// Sorted ranges.
     pub segs: Vec<Segment>,
-    /// The quadrant exists (was created and not freed).
-    pub exists: bool,
-    /// Index of the linked previous quadrant.
-    pub prev: Option<u8>,
-    /// Index of the linked next quadrant.
-    pub next: Option<u8>,
 }
 
-/// The four quadrants of one direction.
-#[derive(Debug, Default)]
+const NONE: u8 = u8::MAX;
+
+/// The four quadrants of one direction, with Tstat's `prev`/`next` links (which decide when a
+/// quadrant's ranges are dropped), packed to keep per-flow memory small.
+#[derive(Debug)]
 pub struct SeqSpace {
     /// Quadrants 0..4 cover sequence numbers `q << 30 ..= (q << 30) | 0x3fff_ffff`.
     pub q: [Quadrant; 4],
+    exists: [bool; 4],
+    prev: [u8; 4],
+    next: [u8; 4],
+}
+
+impl Default for SeqSpace {
+    fn default() -> Self {
+        SeqSpace {
+            q: Default::default(),
+            exists: [false; 4],
+            prev: [NONE; 4],
+            next: [NONE; 4],
+        }
+    }
 }
 
 /// Quadrant index of a sequence number.
@@ -62,50 +75,70 @@ pub fn quad_of(seq: u32) -> usize {
 impl SeqSpace {
     /// Tstat's `whichquad`: makes sure the quadrant of `seq` and its two neighbours exist, frees
     /// the opposite one, relinks, and returns the quadrant index.
-    pub fn which_quad(&mut self, seq: u32, pool: &mut SegPool) -> usize {
+    pub fn which_quad(&mut self, seq: u32) -> usize {
         let qix = quad_of(seq);
-        let cur = &self.q[qix];
-        if cur.exists && cur.next.is_some() && cur.prev.is_some() {
+        if self.exists[qix] && self.next[qix] != NONE && self.prev[qix] != NONE {
             return qix;
         }
         let next = (qix + 1) % 4;
         let opp = (qix + 2) % 4;
         let prev = (qix + 3) % 4;
         for i in [qix, next, prev] {
-            if !self.q[i].exists {
-                self.q[i].exists = true;
-                self.q[i].prev = None;
-                self.q[i].next = None;
-                if self.q[i].segs.capacity() == 0 {
-                    self.q[i].segs = pool.take();
-                }
+            if !self.exists[i] {
+                self.exists[i] = true;
+                self.prev[i] = NONE;
+                self.next[i] = NONE;
             }
         }
-        if self.q[opp].exists {
-            let q = &mut self.q[opp];
-            q.exists = false;
-            q.prev = None;
-            q.next = None;
-            q.segs.clear();
+        if self.exists[opp] {
+            self.exists[opp] = false;
+            self.prev[opp] = NONE;
+            self.next[opp] = NONE;
+            self.q[opp].segs.clear();
         }
-        self.q[qix].prev = Some(prev as u8);
-        self.q[qix].next = Some(next as u8);
-        self.q[next].prev = Some(qix as u8);
-        self.q[prev].next = Some(qix as u8);
-        self.q[next].next = None;
-        self.q[prev].prev = None;
+        // Range buffers are taken from the pool only when a range is stored (see `ensure`), so
+        // the neighbour quadrants Tstat creates cost no memory until used.
+        self.prev[qix] = prev as u8;
+        self.next[qix] = next as u8;
+        self.prev[next] = qix as u8;
+        self.next[prev] = qix as u8;
+        self.next[next] = NONE;
+        self.prev[prev] = NONE;
         qix
+    }
+
+    /// The quadrant linked before `qix` (Tstat's `pquad->prev`).
+    #[inline]
+    pub fn prev_of(&self, qix: usize) -> usize {
+        match self.prev[qix] {
+            NONE => (qix + 3) % 4,
+            p => usize::from(p),
+        }
+    }
+
+    /// The quadrant linked after `qix` (Tstat's `pquad->next`).
+    #[inline]
+    pub fn next_of(&self, qix: usize) -> usize {
+        match self.next[qix] {
+            NONE => (qix + 1) % 4,
+            n => usize::from(n),
+        }
+    }
+
+    /// Makes sure quadrant `qix` has a buffer to store ranges in.
+    #[inline]
+    pub fn ensure(&mut self, qix: usize, pool: &mut SegPool) {
+        if self.q[qix].segs.capacity() == 0 {
+            self.q[qix].segs = pool.take();
+        }
     }
 
     /// Returns every range buffer to the pool (flow teardown).
     pub fn release(&mut self, pool: &mut SegPool) {
         for q in &mut self.q {
-            let v = std::mem::take(&mut q.segs);
-            pool.give(v);
-            q.exists = false;
-            q.prev = None;
-            q.next = None;
+            pool.give(std::mem::take(&mut q.segs));
         }
+        *self = SeqSpace::default();
     }
 
     /// Tstat's `collapse_quad`: merges adjacent ranges that have both been ACKed.
@@ -143,7 +176,9 @@ pub struct SegPool {
 impl SegPool {
     /// A cleared buffer, reused when one is available.
     pub fn take(&mut self) -> Vec<Segment> {
-        self.free.pop().unwrap_or_else(|| Vec::with_capacity(4))
+        self.free
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(INITIAL_RANGES))
     }
 
     /// Gives a buffer back. Oversized buffers are dropped to bound the pool's memory.
