@@ -70,9 +70,9 @@ impl LogFile {
         Ok(LogFile { path, sink })
     }
 
-    fn write(&mut self, s: &str) -> anyhow::Result<()> {
+    fn write(&mut self, s: &[u8]) -> anyhow::Result<()> {
         self.sink
-            .write_all(s.as_bytes())
+            .write_all(s)
             .with_context(|| format!("{}: cannot write", self.path.display()))
     }
 }
@@ -85,7 +85,7 @@ pub struct LogSet {
     tcp_nocomplete: Option<LogFile>,
     udp_complete: Option<LogFile>,
     others: Vec<LogFile>,
-    line: String,
+    line: Vec<u8>,
 }
 
 impl LogSet {
@@ -156,7 +156,7 @@ impl LogSet {
             tcp_nocomplete,
             udp_complete,
             others,
-            line: String::with_capacity(2048),
+            line: Vec::with_capacity(4096),
         })
     }
 

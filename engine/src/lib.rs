@@ -11,6 +11,7 @@
 pub mod config;
 pub mod flow;
 pub mod hash;
+pub mod l7;
 pub mod net;
 pub mod record;
 pub mod source;

@@ -8,6 +8,118 @@
 use crate::time::Timestamp;
 use std::net::IpAddr;
 
+/// A string stored inline (no heap), cut at `N` bytes: host names, SNI and the like travel in
+/// records by copy. Bytes are kept as seen on the wire (Tstat prints them raw).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct InlineStr<const N: usize> {
+    len: u16,
+    buf: [u8; N],
+}
+
+impl<const N: usize> Default for InlineStr<N> {
+    fn default() -> Self {
+        InlineStr {
+            len: 0,
+            buf: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for InlineStr<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl<const N: usize> InlineStr<N> {
+    /// Copies at most `N` bytes of `b`.
+    pub fn new(b: &[u8]) -> Self {
+        let mut s = Self::default();
+        let n = b.len().min(N);
+        s.buf[..n].copy_from_slice(&b[..n]);
+        s.len = n as u16;
+        s
+    }
+
+    /// The stored bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    /// Whether nothing is stored (printed as Tstat's `-`).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Layer-7 results of a TCP flow (the Layer7 and P2P column groups and `con_t`/`p2p_t`/`http_t`).
+/// Defaults are Tstat's values for a flow nothing was recognised in.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TcpL7Record {
+    /// `con_t`: connection-type bitmask.
+    pub con_t: u32,
+    /// Full IPP2P code (protocol × 100 + subtype): `p2p_t` prints `/100`, `p2p_st` `%100`.
+    pub p2p_type: u32,
+    /// ED2K data / signalling / client-server / client-client / chat message counters.
+    pub ed2k: [u32; 5],
+    /// Tstat's `http_data` (HTTP content class); `http_t` prints it + 1 when `con_t` has HTTP.
+    pub http_data: u8,
+    /// `http_req_cnt`.
+    pub http_req_cnt: u32,
+    /// `http_res_cnt`.
+    pub http_res_cnt: u32,
+    /// First HTTP response code as its 3 characters (`000` if unparsable).
+    pub http_res: [u8; 3],
+    /// `c_tls_SNI`.
+    pub tls_sni: InlineStr<80>,
+    /// `s_tls_SCN`.
+    pub tls_scn: InlineStr<80>,
+    /// `c_npnalpn`, `s_npnalpn`.
+    pub npnalpn: [u8; 2],
+    /// `tls_session_stat` bits.
+    pub tls_session_stat: u8,
+    /// `c_last_handshakeT` / `s_last_handshakeT` instants (zero if none).
+    pub last_handshake: [Timestamp; 2],
+    /// `c_appdataT` / `s_appdataT` instants (zero if none).
+    pub appdata_time: [Timestamp; 2],
+    /// `c_appdataB` / `s_appdataB`.
+    pub appdata_bytes: [u64; 2],
+    /// `http_hostname`.
+    pub http_hostname: InlineStr<128>,
+    /// `c_TLSvers` / `s_TLSvers` as printed (e.g. `0303` or `0a0a,0304,0303`).
+    pub tls_vers: [InlineStr<64>; 2],
+}
+
+/// Layer-7 results of a UDP flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UdpL7Record {
+    /// `c_type` / `s_type`.
+    pub types: [u8; 2],
+    /// `quic_SNI`.
+    pub quic_sni: InlineStr<80>,
+    /// `quic_UA`.
+    pub quic_ua: InlineStr<128>,
+    /// `quic_c_vers` / `quic_s_vers` (printed only when both directions are QUIC).
+    pub quic_vers: [Option<u32>; 2],
+    /// `quic_zero_rtt`.
+    pub quic_zero_rtt: u32,
+    /// `quic_ech`.
+    pub quic_ech: u32,
+}
+
+/// DN-Hunter result frozen into a flow at its creation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DnsInfo {
+    /// The name the client resolved (`fqdn`); empty if unknown.
+    pub fqdn: InlineStr<256>,
+    /// The DNS server that answered (`dns_rslv`).
+    pub server: Option<IpAddr>,
+    /// Request time (`req_tm`).
+    pub req: Timestamp,
+    /// Response time (`res_tm`).
+    pub res: Timestamp,
+}
+
 /// Per-direction measurements of a TCP flow (Tstat's `tcb`, as printed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct TcpDirRecord {
@@ -128,6 +240,10 @@ pub struct TcpRecord {
     pub complete: bool,
     /// Client-to-server and server-to-client measurements.
     pub dirs: [TcpDirRecord; 2],
+    /// Layer-7 results.
+    pub l7: TcpL7Record,
+    /// DN-Hunter result.
+    pub dns: DnsInfo,
 }
 
 /// Per-direction measurements of a UDP flow.
@@ -160,6 +276,10 @@ pub struct UdpRecord {
     pub s_isint: bool,
     /// Client-to-server and server-to-client measurements.
     pub dirs: [UdpDirRecord; 2],
+    /// Layer-7 results.
+    pub l7: UdpL7Record,
+    /// DN-Hunter result.
+    pub dns: DnsInfo,
 }
 
 /// A record as it travels through a worker's ring.

@@ -2,7 +2,8 @@
 //! `UDP length − 8` bytes. A UDP flow has no closing handshake; it ends by idle timeout or at
 //! the end of the trace (see `flow`). Layer-7 typing of UDP flows is not owned here.
 
-use crate::record::UdpDirRecord;
+use crate::l7::{udp::UdpL7, UdpCtx};
+use crate::record::{UdpDirRecord, UdpL7Record};
 use crate::time::Timestamp;
 use crate::wire::UdpDatagram;
 
@@ -13,6 +14,7 @@ pub struct UdpFlow {
     pub dirs: [UdpDirRecord; 2],
     last_time: Timestamp,
     packets: u64,
+    l7: UdpL7,
 }
 
 impl UdpFlow {
@@ -28,6 +30,21 @@ impl UdpFlow {
         d.bytes += u64::from(dgram.payload_len);
         d.packets += 1;
         self.packets += 1;
+        let ctx = UdpCtx {
+            dir,
+            payload: dgram.payload,
+            payload_len: dgram.payload_len,
+            src_port: dgram.src_port,
+            dst_port: dgram.dst_port,
+            now,
+            packets: self.packets,
+        };
+        self.l7.on_datagram(&ctx);
+    }
+
+    /// The layer-7 part of the flow's record.
+    pub fn l7_record(&self) -> UdpL7Record {
+        self.l7.record()
     }
 
     /// Time of the last packet in either direction.

@@ -241,6 +241,8 @@ impl<S: RecordSink> Worker<S> {
                     last: Timestamp::ZERO,
                     complete,
                     dirs: Default::default(),
+                    l7: Default::default(),
+                    dns: Default::default(),
                 };
                 t.fill_record(&mut rec, complete);
                 t.release(&mut self.pool);
@@ -265,6 +267,8 @@ impl<S: RecordSink> Worker<S> {
                     c_isint: flow.c_isint,
                     s_isint: flow.s_isint,
                     dirs: u.dirs,
+                    l7: u.l7_record(),
+                    dns: Default::default(),
                 })
             }
         };

@@ -7,10 +7,10 @@
 
 pub mod columns;
 
-use engine::record::{TcpDirRecord, TcpRecord, UdpDirRecord, UdpRecord};
+use engine::record::{DnsInfo, InlineStr, TcpDirRecord, TcpRecord, UdpDirRecord, UdpRecord};
 use engine::tcp::{average, stdev};
 use engine::time::Timestamp;
-use std::fmt::Write;
+use std::io::Write;
 
 /// The active TCP column groups: Tstat's log-level bitmask (`#NN#` in the header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub fn tcp_header(level: TcpLevel, complete: bool) -> String {
         if n > 1 {
             s.push(' ');
         }
-        let _ = write!(s, "{name}:{n}");
+        let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{name}:{n}"));
     }
     s.push('\n');
     s
@@ -87,7 +87,7 @@ fn rel_ms(first: Timestamp, t: Timestamp) -> f64 {
     Timestamp::elapsed_ms(first, t)
 }
 
-fn core_dir(s: &mut String, d: &TcpDirRecord) {
+fn core_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
     let _ = write!(
         s,
         " {} {} {} {} {} {} {} {} {} {} {} {}",
@@ -106,7 +106,7 @@ fn core_dir(s: &mut String, d: &TcpDirRecord) {
     );
 }
 
-fn e2e_dir(s: &mut String, d: &TcpDirRecord) {
+fn e2e_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
     let _ = write!(
         s,
         " {:.6} {:.6} {:.6} {:.6} {} {} {}",
@@ -120,7 +120,7 @@ fn e2e_dir(s: &mut String, d: &TcpDirRecord) {
     );
 }
 
-fn options_dir(s: &mut String, d: &TcpDirRecord) {
+fn options_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
     let _ = write!(
         s,
         " {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
@@ -152,16 +152,18 @@ fn options_dir(s: &mut String, d: &TcpDirRecord) {
 
 /// Appends one `log_tcp_complete` row (all groups of `level`) or `log_tcp_nocomplete` row
 /// (core only) for `r`, newline included.
-pub fn tcp_row(s: &mut String, r: &TcpRecord, level: TcpLevel, complete: bool) {
+pub fn tcp_row(s: &mut Vec<u8>, r: &TcpRecord, level: TcpLevel, complete: bool) {
     let [c, sv] = &r.dirs;
     let _ = write!(s, "{} {}", r.c_ip, r.c_port);
     core_dir(s, c);
     let _ = write!(s, " {} {}", r.s_ip, r.s_port);
     core_dir(s, sv);
     let f = r.first;
+    let l7 = &r.l7;
+    let http = l7.con_t & CON_HTTP != 0;
     let _ = write!(
         s,
-        " {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {} {} 0 0 0 0 0",
+        " {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {} {} 0 0 {} {} {}",
         f.epoch_ms(),
         r.last.epoch_ms(),
         rel_ms(f, r.last),
@@ -173,6 +175,9 @@ pub fn tcp_row(s: &mut String, r: &TcpRecord, level: TcpLevel, complete: bool) {
         rel_ms(f, sv.ack_start),
         u8::from(r.c_isint),
         u8::from(r.s_isint),
+        l7.con_t,
+        l7.p2p_type / 100,
+        if http { u32::from(l7.http_data) + 1 } else { 0 },
     );
     if complete {
         if level.has(TcpLevel::END_TO_END) {
@@ -180,26 +185,94 @@ pub fn tcp_row(s: &mut String, r: &TcpRecord, level: TcpLevel, complete: bool) {
             e2e_dir(s, sv);
         }
         if level.has(TcpLevel::P2P) {
-            s.push_str(" 0 0 0 0 0 0");
+            let e = &l7.ed2k;
+            let _ = write!(
+                s,
+                " {} {} {} {} {} {}",
+                l7.p2p_type % 100,
+                e[0],
+                e[1],
+                e[2],
+                e[3],
+                e[4]
+            );
         }
         if level.has(TcpLevel::OPTIONS) {
             options_dir(s, c);
             options_dir(s, sv);
         }
         if level.has(TcpLevel::LAYER7) {
-            // Layer-7 details (HTTP, TLS, DN-Hunter) are not classified yet: Tstat's values for
-            // an unclassified flow, with the PSH-delimited message counts that TCP provides.
+            let _ = write!(s, " {} {} ", l7.http_req_cnt, l7.http_res_cnt);
+            if http {
+                s.extend_from_slice(&l7.http_res);
+            } else {
+                s.extend_from_slice(b"---");
+            }
+            let _ = write!(s, " {} {}", c.pkts_push, sv.pkts_push);
+            text(s, &l7.tls_sni);
+            text(s, &l7.tls_scn);
+            let ssl = l7.con_t & CON_SSL != 0;
+            let hs = |t| if ssl { rel_ms(f, t) } else { 0.0 };
             let _ = write!(
                 s,
-                " 0 0 --- {} {} - - 0 0 0 0.000000 0.000000 0.000000 0.000000 0 0 - - 0.0 0.0 - - - 0",
-                c.pkts_push, sv.pkts_push
+                " {} {} {} {:.6} {:.6} {:.6} {:.6} {} {}",
+                l7.npnalpn[0],
+                l7.npnalpn[1],
+                l7.tls_session_stat,
+                hs(l7.last_handshake[0]),
+                hs(l7.last_handshake[1]),
+                rel_ms(f, l7.appdata_time[0]),
+                rel_ms(f, l7.appdata_time[1]),
+                l7.appdata_bytes[0],
+                l7.appdata_bytes[1],
             );
+            dns_columns(s, &r.dns, true);
+            text(s, &l7.http_hostname);
+            text(s, &l7.tls_vers[0]);
+            text(s, &l7.tls_vers[1]);
+            s.extend_from_slice(b" 0");
         }
     }
-    s.push('\n');
+    s.push(b'\n');
 }
 
-fn udp_dir(s: &mut String, d: &UdpDirRecord) {
+/// `con_t` bit of HTTP.
+pub const CON_HTTP: u32 = 1;
+/// `con_t` bit of SSL/TLS.
+pub const CON_SSL: u32 = 8192;
+
+/// Appends ` <bytes>`, or ` -` when empty.
+fn text<const N: usize>(s: &mut Vec<u8>, v: &InlineStr<N>) {
+    s.push(b' ');
+    if v.is_empty() {
+        s.push(b'-');
+    } else {
+        s.extend_from_slice(v.as_bytes());
+    }
+}
+
+/// DN-Hunter columns: `fqdn` (and for TCP `dns_rslv req_tm res_tm`), Tstat's `- - 0.0 0.0`
+/// when the flow's client resolved nothing.
+fn dns_columns(s: &mut Vec<u8>, d: &DnsInfo, full: bool) {
+    match (d.fqdn.is_empty(), full) {
+        (true, true) => s.extend_from_slice(b" - - 0.0 0.0"),
+        (true, false) => s.extend_from_slice(b" -"),
+        (false, _) => {
+            text(s, &d.fqdn);
+            if full {
+                match d.server {
+                    Some(a) => {
+                        let _ = write!(s, " {a}");
+                    }
+                    None => s.extend_from_slice(b" -"),
+                }
+                let _ = write!(s, " {:.6} {:.6}", d.req.epoch_ms(), d.res.epoch_ms());
+            }
+        }
+    }
+}
+
+fn udp_dir(s: &mut Vec<u8>, d: &UdpDirRecord) {
     let _ = write!(
         s,
         " {:.6} {:.6} {} {}",
@@ -211,14 +284,34 @@ fn udp_dir(s: &mut String, d: &UdpDirRecord) {
 }
 
 /// Appends one `log_udp_complete` row, newline included.
-pub fn udp_row(s: &mut String, r: &UdpRecord) {
+pub fn udp_row(s: &mut Vec<u8>, r: &UdpRecord) {
     let [c, sv] = &r.dirs;
+    let l7 = &r.l7;
     let _ = write!(s, "{} {}", r.c_ip, r.c_port);
     udp_dir(s, c);
-    let _ = write!(s, " {} 0 0 {} {}", u8::from(r.c_isint), r.s_ip, r.s_port);
+    let _ = write!(
+        s,
+        " {} 0 {} {} {}",
+        u8::from(r.c_isint),
+        l7.types[0],
+        r.s_ip,
+        r.s_port
+    );
     udp_dir(s, sv);
-    let _ = write!(s, " {} 0 0 - - - - - 0 0", u8::from(r.s_isint));
-    s.push('\n');
+    let _ = write!(s, " {} 0 {}", u8::from(r.s_isint), l7.types[1]);
+    dns_columns(s, &r.dns, false);
+    text(s, &l7.quic_sni);
+    text(s, &l7.quic_ua);
+    for v in l7.quic_vers {
+        match v {
+            Some(v) => {
+                let _ = write!(s, " 0x{v:08x}");
+            }
+            None => s.extend_from_slice(b" -"),
+        }
+    }
+    let _ = write!(s, " {} {}", l7.quic_zero_rtt, l7.quic_ech);
+    s.push(b'\n');
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod seqspace;
 
 pub use seqspace::{SegPool, Segment, SeqSpace, INITIAL_RANGES, MAX_SEG_PER_QUAD};
 
+use crate::l7::{tcp::TcpL7, TcpCtx};
 use crate::record::{TcpDirRecord, TcpRecord};
 use crate::time::Timestamp;
 use crate::wire::{Packet, TcpSegment};
@@ -153,6 +154,8 @@ pub struct TcpFlow {
     first_time: Timestamp,
     last_time: Timestamp,
     packets: u64,
+    /// Layer-7 classifier state.
+    l7: TcpL7,
 }
 
 impl TcpFlow {
@@ -163,6 +166,7 @@ impl TcpFlow {
             first_time: now,
             last_time: now,
             packets: 0,
+            l7: TcpL7::default(),
         }
     }
 
@@ -448,10 +452,37 @@ impl TcpFlow {
             t.msg_last_seq = t.seq;
         }
 
+        self.classify(dir, seg, now, retrans);
         if self.dirs[C2S].closed && self.dirs[S2C].closed {
             return Verdict::Close { complete: true };
         }
         Verdict::Open
+    }
+
+    /// Hands the segment to the layer-7 classifiers (Tstat's `proto_analyzer`).
+    #[inline]
+    fn classify(&mut self, dir: usize, seg: &TcpSegment<'_>, now: Timestamp, retransmission: bool) {
+        let (c, s) = (&self.dirs[C2S], &self.dirs[S2C]);
+        let ctx = TcpCtx {
+            dir,
+            payload: seg.payload,
+            payload_len: seg.payload_len,
+            flags: seg.flags,
+            seq: seg.seq,
+            now,
+            first_time: self.first_time,
+            ports: if dir == C2S {
+                [seg.src_port, seg.dst_port]
+            } else {
+                [seg.dst_port, seg.src_port]
+            },
+            packets: self.packets,
+            dir_packets: [c.packets, s.packets],
+            isn: [c.syn, s.syn],
+            max_seq: [c.max_seq, s.max_seq],
+            retransmission,
+        };
+        self.l7.on_segment(&ctx);
     }
 
     fn rule_ctx(&self, this: usize) -> RuleCtx {
@@ -590,6 +621,7 @@ impl TcpFlow {
         rec.last = self.last_time;
         rec.complete = complete;
         rec.dirs = [dir_record(&self.dirs[C2S]), dir_record(&self.dirs[S2C])];
+        rec.l7 = self.l7.record();
     }
 }
 
