@@ -11,6 +11,7 @@ use crate::conf::Runtime;
 use crate::output::LogSet;
 use anyhow::{bail, Context};
 use engine::config::EngineConfig;
+use engine::l7::dns::{DnsEntry, DnsSnoop};
 use engine::record::FlowRecord;
 use engine::source::{Block, PacketDesc, TraceFile};
 use engine::stats::CoreStats;
@@ -63,6 +64,7 @@ enum Msg {
         block: Arc<Block>,
         pkts: Vec<PacketDesc>,
     },
+    Dns(Arc<DnsEntry>),
     Finish(Timestamp),
 }
 
@@ -155,6 +157,7 @@ impl Pipeline {
                                 pkts.clear();
                                 let _ = ret_tx.push(pkts);
                             }
+                            Ok(Msg::Dns(e)) => w.add_dns(e),
                             Ok(Msg::Finish(last)) => {
                                 w.finish(last);
                                 return w.stats().clone();
@@ -187,6 +190,23 @@ impl Pipeline {
                     msg = m;
                     backoff(&mut idle);
                 }
+            }
+        }
+    }
+
+    /// Sends every non-empty pending descriptor list to its worker.
+    fn flush(&mut self, pending: &mut [Vec<PacketDesc>], block: &Arc<Block>) {
+        for (w, slot) in pending.iter_mut().enumerate() {
+            if !slot.is_empty() {
+                let pkts = std::mem::take(slot);
+                self.send(
+                    w,
+                    Msg::Batch {
+                        block: Arc::clone(block),
+                        pkts,
+                    },
+                );
+                *slot = self.buffer(w);
             }
         }
     }
@@ -265,6 +285,7 @@ fn run_group(
     let mut last = Timestamp::ZERO;
     let mut first = None;
     let mut spread = 0usize;
+    let mut snoop = DnsSnoop::default();
     let mut pending: Vec<Vec<PacketDesc>> = (0..n).map(|_| Vec::new()).collect();
     for path in files {
         let mut trace = match TraceFile::open(path) {
@@ -299,33 +320,33 @@ fn run_group(
             }
             let p = pipeline.as_mut().expect("started above");
             for d in &batch.packets {
-                let w = if n == 1 {
-                    0
-                } else {
-                    match engine::wire::decode(d.link, batch.data(d)) {
-                        Ok(pkt) => (hasher.hash_tuple(&pkt.five_tuple()) as usize) % n,
-                        Err(_) => {
-                            spread += 1;
-                            spread % n
+                let mut entry = None;
+                let w = match engine::wire::decode(d.link, batch.data(d)) {
+                    Ok(pkt) => {
+                        entry = snoop.observe(&pkt, d.ts);
+                        if n == 1 {
+                            0
+                        } else {
+                            (hasher.hash_tuple(&pkt.five_tuple()) as usize) % n
                         }
+                    }
+                    Err(_) => {
+                        spread += 1;
+                        spread % n
                     }
                 };
                 pending[w].push(*d);
                 last = d.ts;
-            }
-            for (w, slot) in pending.iter_mut().enumerate() {
-                if !slot.is_empty() {
-                    let pkts = std::mem::take(slot);
-                    p.send(
-                        w,
-                        Msg::Batch {
-                            block: Arc::clone(&batch.block),
-                            pkts,
-                        },
-                    );
-                    *slot = p.buffer(w);
+                if let Some(e) = entry {
+                    // Every worker must see the entry after the packets before it and before
+                    // the packets after it, as Tstat's single cache does.
+                    p.flush(&mut pending, &batch.block);
+                    for w in 0..n {
+                        p.send(w, Msg::Dns(Arc::clone(&e)));
+                    }
                 }
             }
+            p.flush(&mut pending, &batch.block);
             if let Some(b) = bar {
                 b.set_position(*done_bytes + trace.position());
             }

@@ -78,6 +78,8 @@ pub struct Flow {
     pub s_isint: bool,
     /// Protocol state.
     pub state: FlowState,
+    /// DN-Hunter: the name the client resolved for the server before the flow began.
+    pub dns: Option<std::sync::Arc<crate::l7::dns::DnsEntry>>,
     prev: u32,
     next: u32,
     list: u8,
@@ -358,6 +360,7 @@ pub fn new_flow(
         c_isint,
         s_isint,
         state,
+        dns: None,
         prev: NIL,
         next: NIL,
         list: 0,

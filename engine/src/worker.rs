@@ -7,6 +7,8 @@
 
 use crate::config::EngineConfig;
 use crate::flow::{new_flow, Flow, FlowKey, FlowState, FlowTable};
+use crate::l7::dns::{DnsCache, DnsEntry};
+use crate::record::DnsInfo;
 use crate::record::{FlowRecord, TcpRecord, UdpRecord};
 use crate::stats::CoreStats;
 use crate::tcp::{SegPool, TcpFlow, Verdict, C2S, S2C};
@@ -55,6 +57,8 @@ pub struct Worker<S: RecordSink> {
     policy: FullPolicy,
     /// Reused buffer for flows the collector expires (no allocation per pass once warm).
     expired: Vec<Flow>,
+    /// This worker's replica of the DN-Hunter cache.
+    dns: DnsCache,
 }
 
 impl<S: RecordSink> Worker<S> {
@@ -68,7 +72,13 @@ impl<S: RecordSink> Worker<S> {
             sink,
             policy,
             expired: Vec::new(),
+            dns: DnsCache::default(),
         }
+    }
+
+    /// Adds a DN-Hunter entry (broadcast to every worker right after the response packet).
+    pub fn add_dns(&mut self, entry: Arc<DnsEntry>) {
+        self.dns.insert(entry);
     }
 
     /// The worker's counters.
@@ -121,13 +131,14 @@ impl<S: RecordSink> Worker<S> {
                             self.close(f, None);
                         }
                         self.stats.tcp_flows += 1;
-                        let flow = new_flow(
+                        let mut flow = new_flow(
                             key,
                             src_is_lo,
                             src_int,
                             dst_int,
                             FlowState::Tcp(TcpFlow::new(ts)),
                         );
+                        flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
                         self.table.insert(flow)
                     }
                 };
@@ -166,13 +177,14 @@ impl<S: RecordSink> Worker<S> {
                             self.close(f, None);
                         }
                         self.stats.udp_flows += 1;
-                        let flow = new_flow(
+                        let mut flow = new_flow(
                             key,
                             src_is_lo,
                             src_int,
                             dst_int,
                             FlowState::Udp(UdpFlow::default()),
                         );
+                        flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
                         self.table.insert(flow)
                     }
                 };
@@ -227,6 +239,7 @@ impl<S: RecordSink> Worker<S> {
         let (c_ip, c_port) = flow.client();
         let (s_ip, s_port) = flow.server();
         let logged = flow.c_isint || flow.s_isint;
+        let dns = flow.dns.as_deref().map(dns_info).unwrap_or_default();
         let rec = match &mut flow.state {
             FlowState::Tcp(t) => {
                 let complete = complete.unwrap_or_else(|| t.syn_both());
@@ -242,7 +255,7 @@ impl<S: RecordSink> Worker<S> {
                     complete,
                     dirs: Default::default(),
                     l7: Default::default(),
-                    dns: Default::default(),
+                    dns,
                 };
                 t.fill_record(&mut rec, complete);
                 t.release(&mut self.pool);
@@ -268,7 +281,7 @@ impl<S: RecordSink> Worker<S> {
                     s_isint: flow.s_isint,
                     dirs: u.dirs,
                     l7: u.l7_record(),
-                    dns: Default::default(),
+                    dns,
                 })
             }
         };
@@ -296,6 +309,15 @@ impl<S: RecordSink> Worker<S> {
                 },
             }
         }
+    }
+}
+
+fn dns_info(e: &DnsEntry) -> DnsInfo {
+    DnsInfo {
+        fqdn: crate::record::InlineStr::new(&e.name),
+        server: Some(e.server),
+        req: e.req,
+        res: e.res,
     }
 }
 

@@ -6,6 +6,7 @@
 //! statistics were updated (Tstat's `proto_analyzer` placement), through the read-only contexts
 //! below. Does not own flow lookup or the TCP/UDP counters.
 
+pub mod dns;
 pub mod tcp;
 pub mod udp;
 
