@@ -138,12 +138,38 @@ pub enum Verdict {
 
 /// Inputs of the anomaly classifier, fixed for the duration of one segment.
 struct RuleCtx {
-    mean_rtt: f64,
-    rto: f64,
-    rtt: f64,
-    valid_rtt: bool,
+    rtt_sum: [f64; 2],
+    rtt_sum2: [f64; 2],
+    rtt_count: [u32; 2],
+    rtt_min: [u32; 2],
     other_win_curr: u32,
     syn_both: bool,
+}
+
+/// Tstat's RTT figures for the classifier: (mean RTT, RTO, minimum RTT, both directions have
+/// samples), µs, with its floors and its defaults when a direction has no sample.
+fn rtt_figures(c: &RuleCtx) -> (f64, f64, f64, bool) {
+    let mean_rtt = average(c.rtt_sum[0], c.rtt_count[0]) + average(c.rtt_sum[1], c.rtt_count[1]);
+    let mut rto = mean_rtt
+        + 4.0
+            * stdev(
+                c.rtt_sum[0] + c.rtt_sum[1],
+                c.rtt_sum2[0] + c.rtt_sum2[1],
+                c.rtt_count[0] + c.rtt_count[1],
+            );
+    let mut rtt = (u64::from(c.rtt_min[0]) + u64::from(c.rtt_min[1])) as f64;
+    let valid_rtt = c.rtt_count[0] != 0 && c.rtt_count[1] != 0;
+    if rto < RTO_MIN {
+        rto = RTO_MIN;
+    }
+    if rtt < RTT_MIN {
+        rtt = RTT_MIN;
+    }
+    if !valid_rtt {
+        rtt = INITIAL_RTT_MIN;
+        rto = INITIAL_RTO;
+    }
+    (mean_rtt, rto, rtt, valid_rtt)
 }
 
 /// A tracked TCP connection.
@@ -485,33 +511,15 @@ impl TcpFlow {
         self.l7.on_segment(&ctx);
     }
 
+    /// The classifier's raw inputs; the derived RTT/RTO figures are computed only when an
+    /// anomaly is actually classified (most segments are in sequence).
     fn rule_ctx(&self, this: usize) -> RuleCtx {
         let (t, o) = (&self.dirs[this], &self.dirs[this ^ 1]);
-        let mean_rtt = average(t.rtt_sum, t.rtt_count) + average(o.rtt_sum, o.rtt_count);
-        let mut rto = mean_rtt
-            + 4.0
-                * stdev(
-                    t.rtt_sum + o.rtt_sum,
-                    t.rtt_sum2 + o.rtt_sum2,
-                    t.rtt_count + o.rtt_count,
-                );
-        let mut rtt = (u64::from(t.rtt_min) + u64::from(o.rtt_min)) as f64;
-        let valid_rtt = t.rtt_count != 0 && o.rtt_count != 0;
-        if rto < RTO_MIN {
-            rto = RTO_MIN;
-        }
-        if rtt < RTT_MIN {
-            rtt = RTT_MIN;
-        }
-        if !valid_rtt {
-            rtt = INITIAL_RTT_MIN;
-            rto = INITIAL_RTO;
-        }
         RuleCtx {
-            mean_rtt,
-            rto,
-            rtt,
-            valid_rtt,
+            rtt_sum: [t.rtt_sum, o.rtt_sum],
+            rtt_sum2: [t.rtt_sum2, o.rtt_sum2],
+            rtt_count: [t.rtt_count, o.rtt_count],
+            rtt_min: [t.rtt_min, o.rtt_min],
             other_win_curr: o.win_curr,
             syn_both: t.syn_count != 0 && o.syn_count != 0,
         }
@@ -822,10 +830,10 @@ fn rules_test(
         }
         None => IN_SEQUENCE,
     };
-    if !ctx.valid_rtt && recovery_time == -1.0 {
+    let (mean_rtt, rto, rtt, valid_rtt) = rtt_figures(ctx);
+    if !valid_rtt && recovery_time == -1.0 {
         recovery_time = nowf - pseg.time.0 as f64;
     }
-    let (rto, rtt, mean_rtt) = (ctx.rto, ctx.rtt, ctx.mean_rtt);
     let rule1a = pseg.ip_id != this_ip_id;
     let rule1b = recovery_time > rto;
     let rule1d = recovery_time < mean_rtt;
@@ -840,7 +848,7 @@ fn rules_test(
     let rule2c = nowf - (pseg.time.0 as f64) < rtt;
     let probing = len == 1 && ctx.other_win_curr == 0 && ctx.syn_both;
     let class = |x: u8| {
-        if ctx.valid_rtt {
+        if valid_rtt {
             x
         } else {
             x | NO_RTT_SAMPLE_CLASSIFICATION
