@@ -5,37 +5,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Columns filled by layer-7 classification, which is not implemented yet.
-const L7_COLUMNS: &[&str] = &[
-    "con_t",
-    "p2p_t",
-    "http_t",
-    "http_req_cnt",
-    "http_res_cnt",
-    "http_res",
-    "c_tls_SNI",
-    "s_tls_SCN",
-    "c_npnalpn",
-    "s_npnalpn",
-    "tls_session_stat",
-    "c_last_handshakeT",
-    "s_last_handshakeT",
-    "c_appdataT",
-    "s_appdataT",
-    "c_appdataB",
-    "s_appdataB",
-    "http_hostname",
-    "c_TLSvers",
-    "s_TLSvers",
-    "c_type",
-    "s_type",
-    "quic_SNI",
-    "quic_UA",
-    "quic_c_vers",
-    "quic_s_vers",
-    "quic_zero_rtt",
-    "quic_ech",
-];
 const LOGS: &[&str] = &["log_tcp_complete", "log_tcp_nocomplete", "log_udp_complete"];
 
 fn root() -> PathBuf {
@@ -143,9 +112,6 @@ fn compare(expected: &Path, actual: &Path) -> Vec<String> {
                 continue;
             };
             for (i, name) in e.names.iter().enumerate() {
-                if L7_COLUMNS.contains(&name.as_str()) {
-                    continue;
-                }
                 if !same(&er[i], &ar[i]) {
                     diffs.push(format!(
                         "{log}: {k}: {name} expected {} got {}",

@@ -71,7 +71,7 @@ pub struct TcpL7Record {
     /// First HTTP response code as its 3 characters (`000` if unparsable).
     pub http_res: [u8; 3],
     /// `c_tls_SNI`.
-    pub tls_sni: InlineStr<80>,
+    pub tls_sni: InlineStr<120>,
     /// `s_tls_SCN`.
     pub tls_scn: InlineStr<80>,
     /// `c_npnalpn`, `s_npnalpn`.
@@ -85,9 +85,9 @@ pub struct TcpL7Record {
     /// `c_appdataB` / `s_appdataB`.
     pub appdata_bytes: [u64; 2],
     /// `http_hostname`.
-    pub http_hostname: InlineStr<128>,
+    pub http_hostname: InlineStr<200>,
     /// `c_TLSvers` / `s_TLSvers` as printed (e.g. `0303` or `0a0a,0304,0303`).
-    pub tls_vers: [InlineStr<64>; 2],
+    pub tls_vers: [InlineStr<80>; 2],
 }
 
 /// Layer-7 results of a UDP flow.

@@ -204,7 +204,9 @@ pub fn tcp_row(s: &mut Vec<u8>, r: &TcpRecord, level: TcpLevel, complete: bool) 
         if level.has(TcpLevel::LAYER7) {
             let _ = write!(s, " {} {} ", l7.http_req_cnt, l7.http_res_cnt);
             if http {
-                s.extend_from_slice(&l7.http_res);
+                // Tstat prints the code as a C string: a code cut at a non-digit is shorter.
+                let n = l7.http_res.iter().position(|&c| c == 0).unwrap_or(3);
+                s.extend_from_slice(&l7.http_res[..n]);
             } else {
                 s.extend_from_slice(b"---");
             }

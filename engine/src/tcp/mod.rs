@@ -411,6 +411,8 @@ impl TcpFlow {
             if ack {
                 self.dirs[this].ack_pkts += 1;
             }
+            // Tstat runs the layer-7 analysis on the RST too, before closing.
+            self.classify(dir, seg, now, retrans);
             return Verdict::Close {
                 complete: self.syn_both(),
             };
