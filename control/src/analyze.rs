@@ -235,14 +235,19 @@ impl Pipeline {
     }
 }
 
+/// Waiting for a ring: a few spins, then yields, then sleeps growing from 20 µs to 2 ms. On a
+/// machine with few cores an idle thread must not steal time from the busy ones; rings are deep
+/// enough (hundreds of batches, tens of thousands of records) that a sleeping consumer never
+/// stalls its producer.
 fn backoff(idle: &mut u32) {
     *idle += 1;
-    if *idle < 64 {
+    if *idle < 32 {
         std::hint::spin_loop();
-    } else if *idle < 256 {
+    } else if *idle < 48 {
         std::thread::yield_now();
     } else {
-        std::thread::sleep(Duration::from_micros(50));
+        let shift = (*idle - 48).min(7);
+        std::thread::sleep(Duration::from_micros(20 << shift));
     }
 }
 
