@@ -276,6 +276,155 @@ fn write_logs(mut logs: LogSet, mut rings: Vec<rtrb::Consumer<FlowRecord>>) -> a
     logs.finish()
 }
 
+/// What one scanning worker reports back.
+struct ScanResult {
+    stats: CoreStats,
+    faults: Vec<String>,
+    last: Timestamp,
+}
+
+/// Scan mode, for memory-mapped traces: every worker walks the whole trace (the pages are
+/// shared), keeps the packets whose flow hash selects it, and snoops every DNS response itself,
+/// so each worker's DN-Hunter cache sees entries in capture order without any broadcast. No
+/// reader thread: on few cores the workers get all the CPU, like RX queues fed by NIC RSS.
+fn run_group_scan(
+    opts: &Options,
+    files: &[PathBuf],
+    logs: LogSet,
+    first: Timestamp,
+    summary: &mut Summary,
+    bar: &Option<indicatif::ProgressBar>,
+    done_bytes: &mut u64,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let n = opts.workers.max(1);
+    let cfg = Arc::new(opts.engine.clone());
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut rings = Vec::new();
+    let mut handles = Vec::new();
+    for me in 0..n {
+        let (rec_tx, rec_rx) = rtrb::RingBuffer::<FlowRecord>::new(RECORD_RING);
+        rings.push(rec_rx);
+        let cfg = Arc::clone(&cfg);
+        let files = files.to_vec();
+        let progress = Arc::clone(&progress);
+        let h = std::thread::Builder::new()
+            .name(format!("worker-{me}"))
+            .spawn(move || {
+                let hasher = engine::hash::symmetric();
+                let mut w = Worker::new(cfg, rec_tx, FullPolicy::Wait);
+                let mut snoop = DnsSnoop::default();
+                let mut faults = Vec::new();
+                let (mut seq, mut last, mut base) = (0u64, Timestamp::ZERO, 0u64);
+                for path in &files {
+                    let mut trace = match TraceFile::open(path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            faults.push(e.to_string());
+                            continue;
+                        }
+                    };
+                    loop {
+                        let batch = match trace.next_batch(1024) {
+                            Ok(Some(b)) => b,
+                            Ok(None) => break,
+                            Err(e) => {
+                                faults.push(e.to_string());
+                                break;
+                            }
+                        };
+                        for d in &batch.packets {
+                            seq += 1;
+                            last = d.ts;
+                            let data = batch.data(d);
+                            let r = engine::dispatch::route(hasher, d.link, data);
+                            let owner = match r.hash {
+                                Some(h) => h as usize % n,
+                                None => (seq % n as u64) as usize,
+                            };
+                            if owner == me {
+                                w.process(d.ts, d.link, data);
+                            }
+                            if r.dns {
+                                if let Some(e) = engine::wire::decode(d.link, data)
+                                    .ok()
+                                    .and_then(|p| snoop.observe(&p, d.ts))
+                                {
+                                    w.add_dns(e);
+                                }
+                            }
+                        }
+                        if me == 0 {
+                            progress.store(base + trace.position(), Ordering::Relaxed);
+                        }
+                    }
+                    base += trace.size_bytes().unwrap_or(0);
+                }
+                w.finish(last);
+                ScanResult {
+                    stats: w.stats().clone(),
+                    faults,
+                    last,
+                }
+            })
+            .expect("spawning a worker thread");
+        handles.push(h);
+    }
+    let writer = std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || write_logs(logs, rings))
+        .expect("spawning the writer thread");
+    if let Some(b) = bar {
+        while !handles.iter().all(|h| h.is_finished()) {
+            b.set_position(*done_bytes + progress.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut last = first;
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
+        summary.stats.merge(&r.stats);
+        if i == 0 {
+            summary.faults.extend(r.faults);
+            last = r.last;
+        }
+    }
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
+    *done_bytes += files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum::<u64>();
+    summary.span = Some(match summary.span {
+        Some((a, _)) => (a, last),
+        None => (first, last),
+    });
+    Ok(())
+}
+
+/// The first packet time of a group (names its output directory), and whether every file of
+/// the group is memory-mapped.
+fn probe(files: &[PathBuf]) -> (Option<Timestamp>, bool) {
+    let mut first = None;
+    let mut mapped = true;
+    for path in files {
+        // A file that does not open is reported by the run itself.
+        if let Ok(mut t) = TraceFile::open(path) {
+            mapped &= t.is_mapped();
+            if first.is_none() {
+                if let Ok(Some(b)) = t.next_batch(1) {
+                    first = b.packets.first().map(|p| p.ts);
+                }
+            }
+        }
+    }
+    (first, mapped)
+}
+
 fn run_group(
     opts: &Options,
     files: &[PathBuf],
@@ -284,6 +433,11 @@ fn run_group(
     bar: &Option<indicatif::ProgressBar>,
     done_bytes: &mut u64,
 ) -> anyhow::Result<()> {
+    if let (Some(t0), true) = probe(files) {
+        let logs = LogSet::create(root, t0, &opts.runtime, opts.gzip, opts.logs)?;
+        summary.dirs.push(logs.dir().to_path_buf());
+        return run_group_scan(opts, files, logs, t0, summary, bar, done_bytes);
+    }
     let n = opts.workers.max(1);
     let hasher = engine::hash::symmetric();
     let mut pipeline: Option<Pipeline> = None;
@@ -325,20 +479,21 @@ fn run_group(
             }
             let p = pipeline.as_mut().expect("started above");
             for d in &batch.packets {
-                let mut entry = None;
-                let w = match engine::wire::decode(d.link, batch.data(d)) {
-                    Ok(pkt) => {
-                        entry = snoop.observe(&pkt, d.ts);
-                        if n == 1 {
-                            0
-                        } else {
-                            (hasher.hash_tuple(&pkt.five_tuple()) as usize) % n
-                        }
-                    }
-                    Err(_) => {
+                let data = batch.data(d);
+                let r = engine::dispatch::route(hasher, d.link, data);
+                let w = match r.hash {
+                    Some(h) => h as usize % n,
+                    None => {
                         spread += 1;
                         spread % n
                     }
+                };
+                let entry = if r.dns {
+                    engine::wire::decode(d.link, data)
+                        .ok()
+                        .and_then(|pkt| snoop.observe(&pkt, d.ts))
+                } else {
+                    None
                 };
                 pending[w].push(*d);
                 last = d.ts;

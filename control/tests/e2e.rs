@@ -223,6 +223,34 @@ fn one_worker_and_many_workers_give_the_same_logs() {
 }
 
 #[test]
+fn gzip_input_through_the_reader_thread_gives_the_same_logs_as_scanning_the_mapped_file() {
+    // A gzip trace cannot be mapped, so it goes through the reader thread that hashes packets
+    // to the workers and broadcasts DNS entries; the plain trace is scanned by every worker.
+    let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
+    let d = scratch("gzinput");
+    let gz = d.join("trace.pcap.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut enc, &std::fs::read(&pcap).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let mut results = Vec::new();
+    for (input, out) in [(&pcap, d.join("plain")), (&gz, d.join("gz"))] {
+        let o = analyze(&[
+            "--workers",
+            "2",
+            "-s",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        results.push(sorted_logs(&out));
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
 fn gzip_logs_hold_the_same_rows() {
     let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
     let out = scratch("gzip");

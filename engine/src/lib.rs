@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod dispatch;
 pub mod flow;
 pub mod hash;
 pub mod l7;

@@ -746,6 +746,12 @@ impl TraceFile {
         }
     }
 
+    /// Whether the whole file is memory-mapped (so several readers can share it for free);
+    /// false for gzip and other streamed input.
+    pub fn is_mapped(&self) -> bool {
+        self.input.stream.is_none()
+    }
+
     /// The trace's path, as given to [`TraceFile::open`].
     pub fn path(&self) -> &Path {
         &self.path
