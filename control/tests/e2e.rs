@@ -250,6 +250,111 @@ fn gzip_input_through_the_reader_thread_gives_the_same_logs_as_scanning_the_mapp
     assert_eq!(results[0], results[1]);
 }
 
+/// A classic pcap (µs, little-endian, Ethernet) from frames and their times in µs.
+fn pcap(frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let mut b = vec![
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+    for (t, f) in frames {
+        b.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+        b.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(f);
+    }
+    b
+}
+
+/// Ethernet + IPv4 header for `proto`, then `l4` (header and payload).
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+    f.extend_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(l4);
+    f
+}
+
+fn udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sp.to_be_bytes());
+    u.extend_from_slice(&dp.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
+fn tcp(sp: u16, dp: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+#[test]
+fn dn_hunter_names_the_flow_after_the_dns_answer_whatever_the_workers() {
+    let client = [10, 0, 0, 1];
+    let resolver = [8, 8, 8, 8];
+    let server = [93, 184, 216, 34];
+    let q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    let mut r = q.to_vec();
+    r[2] = 0x81;
+    r[3] = 0x80;
+    r[7] = 1; // one answer
+    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 93, 184, 216, 34]);
+    let t0 = 1_600_000_000_000_000i64;
+    let frames = vec![
+        (t0, ipv4(client, resolver, 17, &udp(5353, 53, q))),
+        (t0 + 20_000, ipv4(resolver, client, 17, &udp(53, 5353, &r))),
+        (
+            t0 + 30_000,
+            ipv4(client, server, 6, &tcp(40000, 80, 100, 0, 0x02)),
+        ),
+        (
+            t0 + 40_000,
+            ipv4(server, client, 6, &tcp(80, 40000, 500, 101, 0x12)),
+        ),
+        (
+            t0 + 50_000,
+            ipv4(client, server, 6, &tcp(40000, 80, 101, 501, 0x11)),
+        ),
+        (
+            t0 + 60_000,
+            ipv4(server, client, 6, &tcp(80, 40000, 501, 102, 0x11)),
+        ),
+        (
+            t0 + 70_000,
+            ipv4(client, server, 6, &tcp(40000, 80, 102, 502, 0x10)),
+        ),
+    ];
+    let p = write_temp("dnhunter", &pcap(&frames));
+    for w in ["1", "2", "3"] {
+        let out = p.parent().unwrap().join(format!("out{w}"));
+        let o = analyze(&[
+            "--workers",
+            w,
+            "-s",
+            out.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let log = read_log(&out.join("2020_09_13_12_26.out/log_tcp_complete"));
+        assert_eq!(log.rows.len(), 1, "{w} workers");
+        let col =
+            |name: &str| log.rows[0][log.names.iter().position(|n| n == name).unwrap()].clone();
+        assert_eq!(col("fqdn"), "www.example.com", "{w} workers");
+        assert_eq!(col("dns_rslv"), "8.8.8.8");
+        assert_eq!(col("req_tm"), "1600000000000.000000");
+        assert_eq!(col("res_tm"), "1600000000020.000000");
+    }
+}
+
 #[test]
 fn gzip_logs_hold_the_same_rows() {
     let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
