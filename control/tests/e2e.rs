@@ -356,6 +356,64 @@ fn dn_hunter_names_the_flow_after_the_dns_answer_whatever_the_workers() {
 }
 
 #[test]
+fn several_files_make_one_directory_each_or_one_with_c() {
+    let a = root().join("tests/pcaps/zeek__http-vlan-0.pcap");
+    let b = root().join("tests/pcaps/zeek__wikipedia.pcap");
+    let out = scratch("concat");
+    let o = analyze(&[
+        "-s",
+        out.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let mut dirs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["2011_03_18_19_06.out", "2013_03_07_21_42.out"]);
+
+    let out = scratch("concat-c");
+    let o = analyze(&[
+        "-c",
+        "-s",
+        out.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let dirs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        dirs,
+        ["2013_03_07_21_42.out"],
+        "named after the first packet of the first file"
+    );
+    let rows = |log: &str| {
+        std::fs::read_to_string(out.join("2013_03_07_21_42.out").join(log))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    let golden = |t: &str, log: &str| {
+        std::fs::read_to_string(root().join("tests/golden/default").join(t).join(log))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(
+        rows("log_udp_complete"),
+        golden("zeek__http-vlan-0", "log_udp_complete")
+            + golden("zeek__wikipedia", "log_udp_complete")
+    );
+}
+
+#[test]
 fn gzip_logs_hold_the_same_rows() {
     let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
     let out = scratch("gzip");
