@@ -52,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(batch.packets.len() <= 64, "batch larger than asked");
                 for p in &batch.packets {
                     let bytes = batch.data(p);
-                    assert_eq!(bytes.len(), p.caplen as usize, "descriptor outside its block");
+                    assert_eq!(
+                        bytes.len(),
+                        p.caplen as usize,
+                        "descriptor outside its block"
+                    );
                     sum = bytes
                         .iter()
                         .fold(sum, |acc, &b| acc.wrapping_add(u64::from(b)));

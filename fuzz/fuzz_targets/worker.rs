@@ -9,11 +9,12 @@
 //! ```
 //!
 //! A chunk describes one frame (see [`build_frame`]): its first two bytes pick one of eight
-//! fixed endpoint pairs (IPv4 and IPv6, one self-connection), the direction, TCP or UDP and a
+//! fixed endpoint pairs (IPv4 and IPv6, ports 80/443/53, one self-connection), the direction, TCP or UDP and a
 //! few frame-level variants (VLAN tag, snap-length truncation, raw bytes); the following bytes
 //! give TCP flags, sequence/ack numbers (relative to what the harness tracks per direction, so
 //! in-order data, retransmissions, holes and wild jumps are all a byte away), window, TTL,
-//! options (MSS, window scale, SACK-permitted, timestamps, SACK blocks) and payload length.
+//! options (MSS, window scale, SACK-permitted, timestamps, SACK blocks), payload length and
+//! the leading payload bytes (for the layer-7 classifiers).
 //!
 //! The worker runs with 8 TCP and 8 UDP flows at most, so eviction is exercised; the time step
 //! of up to 25.5 s per frame makes singleton (10 s) and idle (200/300 s) timeouts fire.
@@ -42,7 +43,7 @@ fn pairs() -> [(IpAddr, u16, IpAddr, u16); 8] {
         (v4([10, 0, 0, 1]), 40000, v4([192, 168, 1, 1]), 80),
         (v4([10, 0, 0, 1]), 40001, v4([192, 168, 1, 1]), 80),
         (v4([10, 0, 0, 2]), 40000, v4([8, 8, 8, 8]), 443),
-        (v4([172, 16, 0, 5]), 5555, v4([10, 0, 0, 1]), 5555),
+        (v4([172, 16, 0, 5]), 40053, v4([10, 0, 0, 1]), 53),
         (v6("2001:db8::1"), 40000, v6("2001:db8::2"), 80),
         (v6("fe80::1"), 1234, v6("2001:db8::2"), 443),
         // A self-connection: both ends share address and port.
@@ -124,7 +125,8 @@ impl Harness {
     /// byte 2: low nibble sequence mode, high nibble ack mode (0: tracked value, 1: minus a
     ///         16-bit delta, 2: plus a 16-bit delta, 3: absolute 32-bit value, 4+: tracked).
     /// then:   deltas/values as the modes need, window (2), TTL (1), payload length (2),
-    ///         options mask (1) and option values.
+    ///         options mask (1) and option values; the remaining bytes start the payload
+    ///         (its length is at least theirs), the rest of the payload is 0xa5 filler.
     fn build_frame(&mut self, chunk: &[u8]) {
         self.frame.clear();
         let mut c = Cursor(chunk);
@@ -216,7 +218,10 @@ impl Harness {
         let l4_hdr = if udp { 8 } else { 20 + opts.len() };
         let ipv6 = src.is_ipv6();
         let ip_hdr = if ipv6 { 40 } else { 20 };
-        let payload_len = payload_len.min(65535 - 60 - 40);
+        // Whatever is left of the chunk is the start of the payload (so that the layer-7
+        // classifiers see fuzzed content); the rest of the payload is filler.
+        let content = c.0;
+        let payload_len = payload_len.max(content.len()).min(65535 - 60 - 40);
 
         // Ethernet.
         let f = &mut self.frame;
@@ -262,7 +267,9 @@ impl Harness {
             f.extend_from_slice(&opts);
         }
         if !headers_only {
-            f.resize(f.len() + payload_len, 0xa5);
+            let start = f.len();
+            f.extend_from_slice(content);
+            f.resize(start + payload_len, 0xa5);
         }
 
         if !udp {
