@@ -26,6 +26,22 @@ echo "== tests"
 cargo build --release --quiet
 cargo test --release --workspace
 
+# Fuzz smoke run (cargo-fuzz needs a nightly toolchain): build every target, run the decode
+# chain for 45 s. Skipped, saying so, where no nightly toolchain is installed.
+if cargo +nightly --version >/dev/null 2>&1; then
+  echo "== fuzz smoke"
+  command -v cargo-fuzz >/dev/null || timeout 600 cargo install --quiet --locked cargo-fuzz || true
+  if command -v cargo-fuzz >/dev/null; then
+    python3 fuzz/seed.py >/dev/null
+    (cd fuzz && cargo +nightly fuzz build --quiet && \
+      cargo +nightly fuzz run decode -- -max_total_time=45 -timeout=10 2>&1 | tail -n 3)
+  else
+    echo "cargo-fuzz could not be installed: fuzz smoke skipped"
+  fi
+else
+  echo "== fuzz smoke: no nightly toolchain here, skipped"
+fi
+
 suite=../shared/conformance/run.sh
 if [[ -x $suite ]]; then
   echo "== conformance"
