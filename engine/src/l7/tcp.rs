@@ -298,9 +298,16 @@ impl TcpL7 {
         if let Some(w) = &mut self.work {
             track_messages(&mut w.msgs, ctx);
         }
+        // The state machine and the HTTP counters start with these checks: made here, a flow
+        // they no longer look at (or a segment that cannot count) costs no call.
         self.p2p(ctx);
-        self.classify(ctx);
-        self.http_counters(ctx);
+        let data = ctx.payload_len > 0 && !ctx.payload.is_empty();
+        if data && self.state != State::Ignore {
+            self.classify(ctx);
+        }
+        if data && ctx.payload.len() >= 5 && http::may_count(ctx.payload[0]) {
+            self.http_counters(ctx);
+        }
         if let Some(w) = &self.work {
             self.con_type = rtmp_rule(self.con_type, &w.msgs);
             let rtmp_open =
@@ -373,40 +380,52 @@ impl TcpL7 {
         self.con_type &= !(con::OBF | con::MSE);
     }
 
-    /// Tstat's `p2p_flow_stat` for TCP.
+    /// Tstat's `p2p_flow_stat` for TCP (the matcher never hits a segment without payload).
+    #[inline]
     fn p2p(&mut self, ctx: &TcpCtx<'_>) {
         if self.has(flag::P2P_DONE) {
             return;
         }
-        if let Some(hit) = p2p::tcp_match(ctx.payload, ctx.payload_len) {
-            self.found(con::P2P);
-            let (old, new) = (u32::from(self.p2p_type), hit.code);
-            if old == 0 || old / 100 == new / 100 {
-                self.p2p_type = new as u16;
-            }
-            if new / 100 == p2p::IPP2P_EDK {
-                let (t, s) = (hit.ed2k_type, hit.ed2k_subtype);
-                let c = &mut self.ext().ed2k;
-                let bump = |v: &mut u32| *v = v.wrapping_add(1);
-                if p2p::ed2k_is_data(t, s) {
-                    bump(&mut c[0]);
-                } else {
-                    bump(&mut c[1]);
-                }
-                if s != 0x01 {
-                    if p2p::ed2k_is_c2s(t, s) {
-                        bump(&mut c[2]);
-                    } else {
-                        bump(&mut c[3]);
-                    }
-                }
-                if p2p::ed2k_is_msg(t, s) {
-                    bump(&mut c[4]);
-                }
+        if ctx.payload_len > 0 && !ctx.payload.is_empty() {
+            if let Some(hit) = p2p::tcp_match(ctx.payload, ctx.payload_len) {
+                self.p2p_hit(hit);
             }
         }
-        if u32::from(self.p2p_type) / 100 != p2p::IPP2P_EDK && ctx.packets > MAX_PACKETS_CON {
+        // `p2p_type / 100 != IPP2P_EDK`.
+        let edk = (100..200).contains(&self.p2p_type);
+        const _: () = assert!(p2p::IPP2P_EDK == 1);
+        if !edk && ctx.packets > MAX_PACKETS_CON {
             self.set(flag::P2P_DONE);
+        }
+    }
+
+    /// What a P2P signature match records.
+    #[inline(never)]
+    fn p2p_hit(&mut self, hit: p2p::Hit) {
+        self.found(con::P2P);
+        let (old, new) = (u32::from(self.p2p_type), hit.code);
+        if old == 0 || old / 100 == new / 100 {
+            self.p2p_type = new as u16;
+        }
+        if new / 100 == p2p::IPP2P_EDK {
+            let (t, s) = (hit.ed2k_type, hit.ed2k_subtype);
+            let c = &mut self.ext().ed2k;
+            let bump = |v: &mut u32| *v = v.wrapping_add(1);
+            if p2p::ed2k_is_data(t, s) {
+                bump(&mut c[0]);
+            } else {
+                bump(&mut c[1]);
+            }
+            if s != 0x01 {
+                if p2p::ed2k_is_c2s(t, s) {
+                    bump(&mut c[2]);
+                } else {
+                    bump(&mut c[3]);
+                }
+            }
+            if p2p::ed2k_is_msg(t, s) {
+                bump(&mut c[4]);
+            }
         }
     }
 
@@ -911,10 +930,13 @@ impl TcpL7 {
         if w.nibble_packets >= ENTROPY_PACKETS {
             return;
         }
-        for &c in p.iter().take(ENTROPY_SAMPLE) {
-            let (lo, hi) = (usize::from(c & 0x0f), usize::from(c >> 4));
-            w.nibbles[0][lo] = w.nibbles[0][lo].saturating_add(1);
-            w.nibbles[1][hi] = w.nibbles[1][hi].saturating_add(1);
+        // At most ENTROPY_PACKETS × ENTROPY_SAMPLE (240) samples per histogram: a bin
+        // never overflows.
+        const _: () = assert!(ENTROPY_PACKETS as usize * ENTROPY_SAMPLE <= u8::MAX as usize);
+        let [lo, hi] = &mut w.nibbles;
+        for &c in &p[..p.len().min(ENTROPY_SAMPLE)] {
+            lo[usize::from(c & 0x0f)] += 1;
+            hi[usize::from(c >> 4)] += 1;
         }
         w.nibble_packets += 1;
     }

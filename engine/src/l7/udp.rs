@@ -199,7 +199,7 @@ impl UdpL7 {
         }
 
         // RTP plugin (`getrtp` needs the 12-byte RTP header).
-        if p.len() >= 12 {
+        if p.len() >= 12 && rtp::wants(this.ty, &this.rtp) {
             let d = rtp::Dgram {
                 p,
                 payload_len: ctx.payload_len,

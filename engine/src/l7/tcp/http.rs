@@ -57,6 +57,13 @@ pub(crate) fn is_request(p: &[u8]) -> bool {
     }
 }
 
+/// Whether a payload starting with `first` can be a request [`is_request`] counts or a
+/// response (`HTTP`): a cheap test that rules out most segments before either check.
+#[inline]
+pub(crate) fn may_count(first: u8) -> bool {
+    matches!(first, b'G' | b'P' | b'H' | b'D' | b'O')
+}
+
 /// Tstat's `verify_long_method`.
 #[inline]
 pub(crate) fn long_method(p: &[u8]) -> bool {
@@ -66,19 +73,48 @@ pub(crate) fn long_method(p: &[u8]) -> bool {
 /// The value of the first `Host: ` header (regex `Host: ([^[:cntrl:][:space:]]+)` on the
 /// payload read as a C string), cut at [`HOST_MAX`] bytes.
 pub(crate) fn host(p: &[u8]) -> Option<&[u8]> {
-    let s = c_str(p);
+    // One pass over the payload instead of cutting it at its first NUL and then searching: a
+    // `Host: ` before the first NUL lies wholly before it, and a value never runs past a NUL
+    // (a control character).
     let mut from = 0;
-    while let Some(rest) = s.get(from..) {
-        let at = rest.windows(6).position(|w| w == b"Host: ")?;
-        let start = from + at + 6;
-        let value = s.get(start..).unwrap_or(&[]);
+    loop {
+        let at = find_h_or_nul(p, from)?;
+        if p[at] == 0 {
+            return None;
+        }
+        if !p[at..].starts_with(b"Host: ") {
+            from = at + 1;
+            continue;
+        }
+        let start = at + 6;
+        let value = &p[start..];
         let n = value.iter().take_while(|&&c| host_char(c)).count();
         if n > 0 {
             return value.get(..n.min(HOST_MAX));
         }
         from = start;
     }
-    None
+}
+
+/// The first position at or after `from` holding `H` or NUL, eight bytes at a time.
+fn find_h_or_nul(p: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(w) = p.get(i..i + 8) {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let h = w ^ (LO * u64::from(b'H'));
+        // The lowest flagged byte of each term is its first zero byte (borrows only run up).
+        let hit = ((w.wrapping_sub(LO) & !w) | (h.wrapping_sub(LO) & !h)) & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    p.get(i..)?
+        .iter()
+        .position(|&c| c == 0 || c == b'H')
+        .map(|k| i + k)
 }
 
 /// `[^[:cntrl:][:space:]]` in the C locale.
@@ -1083,7 +1119,40 @@ mod tests {
             Some(&b"a.b:8080"[..])
         );
         assert_eq!(host(b"GET / HTTP/1.1\r\nhost: a\r\n"), None);
+        for m in [
+            &b"GET "[..],
+            b"POST",
+            b"HEAD",
+            b"PUT ",
+            b"PATCH ",
+            b"DELETE ",
+            b"OPTIONS ",
+            b"HTTP",
+        ] {
+            assert!(may_count(m[0]));
+        }
         assert_eq!(host(b"GET /\0Host: a\r\n"), None);
+        assert_eq!(host(b"GET / HTTP/1.1\r\nHost: a\0b\r\n"), Some(&b"a"[..]));
+        assert_eq!(host(b"GET / HTTP/1.1\r\nHHost: \0Host: x\r\n"), None);
+        // Every alignment of the header and of an earlier NUL, against the plain definition.
+        for pad in 0..20 {
+            let mut req = b"GET / HTTP/1.1\r\nX-H: H\r\n".to_vec();
+            req.extend(std::iter::repeat(b'a').take(pad));
+            req.extend_from_slice(b"Host: example.org\r\n");
+            assert_eq!(host(&req), Some(&b"example.org"[..]));
+            for nul in 0..req.len() {
+                let mut r = req.clone();
+                r[nul] = 0;
+                let s = c_str(&r);
+                let want = s
+                    .windows(6)
+                    .position(|w| w == b"Host: ")
+                    .map(|at| &s[at + 6..])
+                    .map(|v| &v[..v.iter().take_while(|&&c| host_char(c)).count()])
+                    .filter(|v| !v.is_empty());
+                assert_eq!(host(&r), want, "pad {pad} nul {nul}");
+            }
+        }
         assert_eq!(&status(RES), b"200");
         assert_eq!(&status(b"HTTP/1.1 20x OK\r\n"), b"20\0");
         assert_eq!(&status(b"HTTP/1.1 OK whatever"), b"000");

@@ -205,6 +205,11 @@ pub(super) fn check_quic(
     if this.quic_state != quic::UNKNOWN && this.quic_state != quic::OPEN_SENT {
         return None;
     }
+    // Only a long header with the fixed bit set can pass the checks below: anything else
+    // changes nothing (both directions are not yet QUIC), so it is not parsed.
+    if p[0] & 0xc0 != 0xc0 {
+        return None;
+    }
     let h = parse_quic_hdr(p);
     let sane = h.long && h.fixed && h.dcid_len <= 20 && h.scid_len <= 20;
     let mut initial = None;

@@ -8,16 +8,17 @@
 //! in place.
 
 use aes::cipher::{BlockEncrypt, InnerIvInit, KeyInit, StreamCipher};
-use hkdf::Hkdf;
+use hkdf::{Hkdf, HkdfExtract};
 use sha2::Sha256;
 
-/// An expanded AES-128 key (encryption direction only).
-pub(super) struct Aes128(aes::Aes128);
+/// An expanded AES-128 key (encryption direction only: the decryption round keys are never
+/// scheduled).
+pub(super) struct Aes128(aes::Aes128Enc);
 
 impl Aes128 {
     /// Expands `key`.
     pub(super) fn new(key: &[u8; 16]) -> Self {
-        Aes128(aes::Aes128::new(key.into()))
+        Aes128(aes::Aes128Enc::new(key.into()))
     }
 
     /// Encrypts one block (AES-128-ECB, as header protection uses it on a sample).
@@ -36,25 +37,58 @@ pub(super) fn gcm_ctr(aes: &Aes128, iv: &[u8; 12], data: &mut [u8]) {
     block[..12].copy_from_slice(iv);
     block[15] = 2;
     let core = ctr::CtrCore::inner_iv_init(&aes.0, &block.into());
-    ctr::Ctr32BE::<&aes::Aes128>::from_core(core).apply_keystream(data);
+    ctr::Ctr32BE::<&aes::Aes128Enc>::from_core(core).apply_keystream(data);
 }
 
-/// HKDF-Extract (RFC 5869) with SHA-256.
-pub(super) fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> [u8; 32] {
-    Hkdf::<Sha256>::extract(Some(salt), ikm).0.into()
+/// An HKDF-SHA256 salt with its HMAC key schedule done once, for repeated HKDF-Extract
+/// (RFC 5869) with it.
+#[derive(Clone)]
+pub(super) struct Salt(HkdfExtract<Sha256>);
+
+impl Salt {
+    /// Schedules `salt`.
+    pub(super) fn new(salt: &[u8]) -> Self {
+        Salt(HkdfExtract::new(Some(salt)))
+    }
+
+    /// HKDF-Extract of `ikm`: the PRK, and the PRK scheduled for HKDF-Expand.
+    pub(super) fn extract(&self, ikm: &[u8]) -> ([u8; 32], Prk) {
+        let mut ctx = self.0.clone();
+        ctx.input_ikm(ikm);
+        let (prk, hkdf) = ctx.finalize();
+        (prk.into(), Prk(hkdf))
+    }
 }
 
-/// HKDF-Expand (RFC 5869) with SHA-256; `out` at most 255 × 32 bytes.
-pub(super) fn hkdf_expand(prk: &[u8; 32], info: &[u8], out: &mut [u8]) {
-    Hkdf::<Sha256>::from_prk(prk)
-        .expect("a SHA-256 PRK is 32 bytes")
-        .expand(info, out)
-        .expect("HKDF-Expand output at most 255 × 32 bytes");
+/// An HKDF-SHA256 pseudorandom key with its HMAC key schedule done once, for repeated
+/// HKDF-Expand (RFC 5869).
+pub(super) struct Prk(Hkdf<Sha256>);
+
+impl Prk {
+    /// Schedules `prk`.
+    pub(super) fn new(prk: &[u8; 32]) -> Self {
+        Prk(Hkdf::from_prk(prk).expect("a SHA-256 PRK is 32 bytes"))
+    }
+
+    /// HKDF-Expand of `info` into `out` (at most 255 × 32 bytes).
+    pub(super) fn expand(&self, info: &[u8], out: &mut [u8]) {
+        self.0
+            .expand(info, out)
+            .expect("HKDF-Expand output at most 255 × 32 bytes");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> [u8; 32] {
+        Salt::new(salt).extract(ikm).0
+    }
+
+    fn hkdf_expand(prk: &[u8; 32], info: &[u8], out: &mut [u8]) {
+        Prk::new(prk).expand(info, out)
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())

@@ -82,23 +82,31 @@ pub(super) fn udp_match(payload: &[u8], payload_len: u32) -> Option<P2p> {
         ulen: i64::from(payload_len) + 8,
         cap: payload.len() as i64 + 8,
     };
-    type Matcher = fn(&Hay<'_>) -> Option<P2p>;
-    const LIST: [(i64, Matcher); 11] = [
-        (22, dns),
-        (23, bit),
-        (9, edk),
-        (22, sip),
-        (22, pplive),
-        (22, sopcast),
-        (22, tvants),
-        (12, ppstream),
-        (21, teredo),
-        (25, dtls),
-        (22, mturn),
-    ];
-    LIST.iter()
-        .filter(|(min, _)| h.ulen > *min)
-        .find_map(|(_, f)| f(&h))
+    // Tstat's table, in order, each entry with its minimum UDP length (written out rather
+    // than looped over, so that the matchers are inlined).
+    macro_rules! try_match {
+        ($($min:literal => $f:ident),* $(,)?) => {$(
+            if h.ulen > $min {
+                if let Some(m) = $f(&h) {
+                    return Some(m);
+                }
+            }
+        )*};
+    }
+    try_match!(
+        22 => dns,
+        23 => bit,
+        9 => edk,
+        22 => sip,
+        22 => pplive,
+        22 => sopcast,
+        22 => tvants,
+        12 => ppstream,
+        21 => teredo,
+        25 => dtls,
+        22 => mturn,
+    );
+    None
 }
 
 /// `udp_search_dns`: QDCOUNT 1 or 2, a first label of 1–63 bytes starting with an alphanumeric
@@ -113,7 +121,8 @@ fn dns(h: &Hay<'_>) -> Option<P2p> {
     }
     if h.cap > 22 {
         let plen = h.p.len();
-        let idx = (14..plen).find(|&i| h.p[i] == 0).unwrap_or(plen);
+        let idx = h.p.get(14..).and_then(|q| q.iter().position(|&c| c == 0));
+        let idx = idx.map_or(plen, |i| 14 + i);
         if idx + 4 < plen {
             let qtype = h.p[idx + 2];
             let ok = h.p[idx + 1] == 0
@@ -253,26 +262,24 @@ fn edk(h: &Hay<'_>) -> Option<P2p> {
     }
 }
 
-/// `udp_search_sip`: a status line or one of the RFC 3261 family request lines.
+/// `udp_search_sip`: a status line or one of the RFC 3261 family request lines (picked by
+/// their first byte).
 fn sip(h: &Hay<'_>) -> Option<P2p> {
-    const STARTS: [&[u8]; 15] = [
-        b"SIP/2.0",
-        b"REGISTER sip:",
-        b"ACK sip:",
-        b"INVITE sip:",
-        b"PRACK sip:",
-        b"BYE sip:",
-        b"OPTIONS sip:",
-        b"CANCEL sip:",
-        b"UPDATE sip:",
-        b"SUBSCRIBE sip:",
-        b"NOTIFY sip:",
-        b"PUBLISH sip:",
-        b"INFO sip:",
-        b"REFER sip:",
-        b"MESSAGE sip:",
-    ];
-    STARTS.iter().any(|s| h.starts(s)).then_some(P2p::Sip)
+    let hit = match h.t(0)? {
+        b'S' => h.starts(b"SIP/2.0") || h.starts(b"SUBSCRIBE sip:"),
+        b'R' => h.starts(b"REGISTER sip:") || h.starts(b"REFER sip:"),
+        b'A' => h.starts(b"ACK sip:"),
+        b'I' => h.starts(b"INVITE sip:") || h.starts(b"INFO sip:"),
+        b'P' => h.starts(b"PRACK sip:") || h.starts(b"PUBLISH sip:"),
+        b'B' => h.starts(b"BYE sip:"),
+        b'O' => h.starts(b"OPTIONS sip:"),
+        b'C' => h.starts(b"CANCEL sip:"),
+        b'U' => h.starts(b"UPDATE sip:"),
+        b'N' => h.starts(b"NOTIFY sip:"),
+        b'M' => h.starts(b"MESSAGE sip:"),
+        _ => false,
+    };
+    hit.then_some(P2p::Sip)
 }
 
 /// `udp_search_pplive`: a fixed 6-byte header, or the byte-pair relation of the other PPLive
@@ -375,6 +382,25 @@ fn dtls(h: &Hay<'_>) -> Option<P2p> {
 mod tests {
     use super::*;
 
+    /// The request lines and the status line `udp_search_sip` accepts.
+    const SIP_STARTS: [&[u8]; 15] = [
+        b"SIP/2.0",
+        b"REGISTER sip:",
+        b"ACK sip:",
+        b"INVITE sip:",
+        b"PRACK sip:",
+        b"BYE sip:",
+        b"OPTIONS sip:",
+        b"CANCEL sip:",
+        b"UPDATE sip:",
+        b"SUBSCRIBE sip:",
+        b"NOTIFY sip:",
+        b"PUBLISH sip:",
+        b"INFO sip:",
+        b"REFER sip:",
+        b"MESSAGE sip:",
+    ];
+
     fn m(p: &[u8]) -> Option<P2p> {
         udp_match(p, p.len() as u32)
     }
@@ -458,6 +484,83 @@ mod tests {
         let mut mt = vec![0xff, 0x10, 0x00, 20];
         mt.extend_from_slice(&[7; 20]);
         assert_eq!(m(&mt), Some(P2p::Mturn));
+    }
+
+    /// Tstat's table as a loop, and SIP as a scan of the whole list: what `udp_match` and
+    /// `sip` must keep answering.
+    fn reference(payload: &[u8], payload_len: u32) -> Option<P2p> {
+        let h = Hay {
+            p: payload,
+            ulen: i64::from(payload_len) + 8,
+            cap: payload.len() as i64 + 8,
+        };
+        fn sip_list(h: &Hay<'_>) -> Option<P2p> {
+            SIP_STARTS.iter().any(|s| h.starts(s)).then_some(P2p::Sip)
+        }
+        type Matcher = fn(&Hay<'_>) -> Option<P2p>;
+        const LIST: [(i64, Matcher); 11] = [
+            (22, dns),
+            (23, bit),
+            (9, edk),
+            (22, sip_list),
+            (22, pplive),
+            (22, sopcast),
+            (22, tvants),
+            (12, ppstream),
+            (21, teredo),
+            (25, dtls),
+            (22, mturn),
+        ];
+        LIST.iter()
+            .filter(|(min, _)| h.ulen > *min)
+            .find_map(|(_, f)| f(&h))
+    }
+
+    #[test]
+    fn same_answers_as_the_table() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let firsts: Vec<u8> = [
+            0u8, 0x04, 0x13, 0x16, 0x60, 0xa4, 0xa5, 0xc5, 0xe3, 0xe4, 0xe5,
+        ]
+        .into_iter()
+        .chain(0xe9..=0xff)
+        .chain(SIP_STARTS.iter().map(|s| s[0]))
+        .collect();
+        let mut hits = 0;
+        for i in 0..200_000u32 {
+            let len = (rnd() % 80) as usize;
+            let mut p: Vec<u8> = (0..len).map(|_| (rnd() % 8) as u8).collect();
+            if let Some(b) = p.first_mut() {
+                *b = firsts[i as usize % firsts.len()];
+            }
+            if i % 7 == 0 && len > 0 {
+                let s = SIP_STARTS[i as usize % SIP_STARTS.len()];
+                let n = s.len().min(len - (i as usize % 3).min(len));
+                p[..n].copy_from_slice(&s[..n]);
+            }
+            let declared = match i % 3 {
+                0 => len as u32,
+                1 => len as u32 + (rnd() % 64) as u32,
+                _ => (rnd() % 96) as u32,
+            };
+            let want = reference(&p, declared);
+            hits += usize::from(want.is_some());
+            assert_eq!(udp_match(&p, declared), want, "{p:02x?} {declared}");
+        }
+        assert!(hits > 1000, "{hits}");
+        for s in SIP_STARTS {
+            let mut p = s.to_vec();
+            p.extend_from_slice(b"x@example.org SIP/2.0\r\n");
+            assert_eq!(udp_match(&p, p.len() as u32), Some(P2p::Sip));
+            p[s.len() - 1] ^= 0x20;
+            assert_eq!(udp_match(&p, p.len() as u32), reference(&p, p.len() as u32));
+        }
     }
 
     #[test]

@@ -10,12 +10,15 @@
 //! Tstat's host-name pattern, the first Google user agent transport parameter (0x3129), both
 //! percent-encoded, and the length of an Encrypted Client Hello extension.
 //!
-//! Owns the per-flow reassembly buffer ([`Hello`]), allocated once, on the flow's first Initial.
-//! Where Tstat reads memory it never wrote (gaps between CRYPTO frames, bytes past a buffer)
-//! zeros are read here.
+//! Owns the per-flow reassembly buffer ([`Hello`]), allocated once, on the flow's first Initial,
+//! with the Initial keys of the DCIDs the flow's Initials carried: where Tstat derives them
+//! (HKDF-SHA256) for every Initial, here they are derived once per DCID. The buffer is parsed
+//! again only when an Initial added to it. Where Tstat reads memory it never wrote (gaps
+//! between CRYPTO frames, bytes past a buffer) zeros are read here.
 
 use super::behavioral::{varint, QuicHdr};
-use super::crypto::{gcm_ctr, hkdf_expand, hkdf_extract, Aes128};
+use super::crypto::{gcm_ctr, Aes128, Prk, Salt};
+use std::sync::OnceLock;
 
 /// `QUIC_MAX_ACCUL`: the ClientHello buffer never reaches this size.
 const MAX_ACCUL: usize = 9000;
@@ -38,6 +41,7 @@ const LABEL_IV: &[u8] = b"\x00\x0c\x0dtls13 quic iv\x00";
 const LABEL_HP: &[u8] = b"\x00\x10\x0dtls13 quic hp\x00";
 
 /// Client Initial protection keys derived from a DCID.
+#[derive(Debug)]
 pub(super) struct Keys {
     pub key: [u8; 16],
     pub iv: [u8; 12],
@@ -46,23 +50,71 @@ pub(super) struct Keys {
 
 /// RFC 9001 §5.2 key derivation for the client side.
 pub(super) fn client_keys(dcid: &[u8]) -> Keys {
-    let initial = hkdf_extract(&SALT_V1, dcid);
+    static SALT: OnceLock<Salt> = OnceLock::new();
+    let (_, initial) = SALT.get_or_init(|| Salt::new(&SALT_V1)).extract(dcid);
     let mut secret = [0u8; 32];
-    hkdf_expand(&initial, LABEL_CLIENT_IN, &mut secret);
+    initial.expand(LABEL_CLIENT_IN, &mut secret);
+    let secret = Prk::new(&secret);
     let mut k = Keys {
         key: [0; 16],
         iv: [0; 12],
         hp: [0; 16],
     };
-    hkdf_expand(&secret, LABEL_KEY, &mut k.key);
-    hkdf_expand(&secret, LABEL_IV, &mut k.iv);
-    hkdf_expand(&secret, LABEL_HP, &mut k.hp);
+    secret.expand(LABEL_KEY, &mut k.key);
+    secret.expand(LABEL_IV, &mut k.iv);
+    secret.expand(LABEL_HP, &mut k.hp);
     k
+}
+
+/// Most DCIDs whose keys a flow keeps: a handshake uses the client's first DCID, the
+/// client's SCID (server Initials) and the server's SCID (later client Initials).
+const MAX_KEYS: usize = 4;
+
+/// The client Initial keys [`client_keys`] derived from one DCID. The AES key schedules are
+/// not kept: expanding them is cheap next to HKDF, and they would take 1.4 kB per DCID.
+#[derive(Debug)]
+struct DcidKeys {
+    dcid: [u8; 20],
+    dcid_len: u8,
+    keys: Keys,
+}
+
+/// The keys for `dcid`, derived on the first Initial carrying it and then kept: the
+/// derivation (HKDF-SHA256) depends on the DCID only, as Tstat uses the v1 salt whatever the
+/// version. At most [`MAX_KEYS`] DCIDs are kept, the oldest replaced first.
+fn keys_for<'a>(cache: &'a mut Vec<DcidKeys>, next: &mut u8, dcid: &[u8]) -> &'a Keys {
+    if let Some(i) = cache
+        .iter()
+        .position(|k| &k.dcid[..usize::from(k.dcid_len)] == dcid)
+    {
+        return &cache[i].keys;
+    }
+    let mut id = [0u8; 20];
+    id[..dcid.len()].copy_from_slice(dcid);
+    let entry = DcidKeys {
+        dcid: id,
+        dcid_len: dcid.len() as u8,
+        keys: client_keys(dcid),
+    };
+    let i = if cache.len() < MAX_KEYS {
+        cache.push(entry);
+        cache.len() - 1
+    } else {
+        let i = usize::from(*next) % MAX_KEYS;
+        *next = next.wrapping_add(1);
+        cache[i] = entry;
+        i
+    };
+    &cache[i].keys
 }
 
 /// Per-flow ClientHello reassembly and what was found in it.
 #[derive(Debug, Default)]
 pub(super) struct Hello {
+    /// Initial keys of the DCIDs seen so far (see [`keys_for`]).
+    keys: Vec<DcidKeys>,
+    /// Slot of `keys` the next new DCID replaces once it is full.
+    next_key: u8,
     /// `quic_client_hello`: collected CRYPTO data.
     buf: Vec<u8>,
     /// Percent-encoded server name (empty: none yet).
@@ -76,8 +128,11 @@ pub(super) struct Hello {
 impl Hello {
     /// A well-formed Initial was seen (`p` is the UDP payload, `h` its parsed header).
     pub(super) fn on_initial(&mut self, p: &[u8], h: &QuicHdr) {
-        self.collect(p, h);
-        self.parse();
+        // Parsing the same buffer again finds the same fields (the SNI and the UA are kept
+        // once found, the ECH length is the last one in the buffer): only new data needs it.
+        if self.collect(p, h) {
+            self.parse();
+        }
     }
 
     /// The percent-encoded SNI (empty if none).
@@ -95,14 +150,14 @@ impl Hello {
         self.ech
     }
 
-    /// `search_QUIC_client_hello`.
-    fn collect(&mut self, p: &[u8], h: &QuicHdr) {
+    /// `search_QUIC_client_hello`; whether CRYPTO data was appended to the buffer.
+    fn collect(&mut self, p: &[u8], h: &QuicHdr) -> bool {
         let dcid_len = usize::from(h.dcid_len);
         // Offsets below are Tstat's, counted from the UDP header.
         let data_len = p.len() + 8;
         let off = 18 + dcid_len + usize::from(h.scid_len) + usize::from(h.token_len);
         if data_len < off || off < 19 || off + 3 + 16 > data_len {
-            return;
+            return false;
         }
         let at = |o: usize| o - 8;
         // The DCID as copied by `check_QUIC` (zeros if it was not parsed).
@@ -110,7 +165,7 @@ impl Hello {
         if let Some(d) = p.get(6..6 + dcid_len) {
             dcid[..dcid_len].copy_from_slice(d);
         }
-        let keys = client_keys(&dcid[..dcid_len]);
+        let keys = keys_for(&mut self.keys, &mut self.next_key, &dcid[..dcid_len]);
         let mut sample = [0u8; 16];
         sample.copy_from_slice(&p[at(off + 3)..at(off + 3) + 16]);
         let mask = Aes128::new(&keys.hp).encrypt(&sample);
@@ -156,7 +211,9 @@ impl Hello {
         }
         if accul > 0 && self.buf.len() + accul < MAX_ACCUL {
             self.buf.extend_from_slice(&hello[..accul.min(MAX_PKT)]);
+            return true;
         }
+        false
     }
 
     /// `search_QUIC_SNI` over the collected buffer.
@@ -325,6 +382,26 @@ mod tests {
         assert_eq!(k.key.to_vec(), hex("1f369613dd76d5467730efcbe3b1a22d"));
         assert_eq!(k.iv.to_vec(), hex("fa044b2f42a3fd3b46fb255c"));
         assert_eq!(k.hp.to_vec(), hex("9f50449e04a0e810283a1e9933adedd2"));
+    }
+
+    #[test]
+    fn keys_are_derived_once_per_dcid() {
+        let (mut cache, mut next) = (Vec::new(), 0u8);
+        let dcids: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; usize::from(i) * 3]).collect();
+        for round in 0..2 {
+            for d in &dcids {
+                let want = client_keys(d);
+                let got = keys_for(&mut cache, &mut next, d);
+                assert_eq!((got.key, got.iv, got.hp), (want.key, want.iv, want.hp));
+                let again = keys_for(&mut cache, &mut next, d);
+                assert_eq!(again.key, want.key, "round {round}");
+                assert!(cache.len() <= MAX_KEYS);
+            }
+        }
+        // The cache keeps the latest DCIDs: the last one is found without replacing any.
+        let before = next;
+        keys_for(&mut cache, &mut next, &dcids[6]);
+        assert_eq!((cache.len(), next), (MAX_KEYS, before));
     }
 
     /// A ClientHello body (handshake header included) with SNI, a Google UA transport

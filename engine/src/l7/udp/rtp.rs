@@ -142,6 +142,16 @@ pub(super) struct Dgram<'a> {
     pub high_ports: bool,
 }
 
+/// Whether [`flow_stat`] can do anything for a direction of type `ty` with lists `state`.
+#[inline]
+pub(super) fn wants(ty: u8, state: &Option<Box<RtpDir>>) -> bool {
+    match ty {
+        UDP_UNKNOWN | UDP_DTLS => state.is_none(),
+        FIRST_RTP_PLUS | RTP_PLUS => state.is_some(),
+        _ => false,
+    }
+}
+
 /// `rtp_flow_stat` for one direction: updates `ty` and the lists in `state`.
 pub(super) fn flow_stat(ty: &mut u8, state: &mut Option<Box<RtpDir>>, d: &Dgram<'_>) {
     match *ty {
