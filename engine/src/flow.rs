@@ -17,39 +17,65 @@ use crate::time::Timestamp;
 use crate::udp::UdpFlow;
 use std::net::IpAddr;
 
-/// A flow key that is the same for both directions: the two endpoints in canonical order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A flow key that is the same for both directions: the two endpoints in canonical order,
+/// addresses packed into 128-bit integers so that hashing and comparing a key are a few word
+/// operations (the table lookup is on every packet's path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
+    lo: u128,
+    hi: u128,
+    lo_port: u16,
+    hi_port: u16,
+    /// IP protocol, with [`V6_FLAG`] set for IPv6 endpoints.
     proto: u8,
+}
+
+const V6_FLAG: u8 = 0x80;
+
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.lo);
+        state.write_u128(self.hi);
+        state.write_u64(u64::from(self.lo_port) << 24 | u64::from(self.hi_port) << 8 | u64::from(self.proto));
+    }
+}
+
+#[inline]
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
 }
 
 impl FlowKey {
     /// The key of a packet from `src:sp` to `dst:dp`, and whether `src:sp` is the `lo` end.
     #[inline]
     pub fn new(src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: u8) -> (FlowKey, bool) {
-        let a = (src, sp);
-        let b = (dst, dp);
-        if a <= b {
-            (
-                FlowKey {
-                    lo: a,
-                    hi: b,
-                    proto,
-                },
-                true,
-            )
+        let proto = if src.is_ipv6() { proto | V6_FLAG } else { proto };
+        let (a, b) = ((bits(src), sp), (bits(dst), dp));
+        let src_is_lo = a <= b;
+        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        (FlowKey { lo: lo.0, hi: hi.0, lo_port: lo.1, hi_port: hi.1, proto }, src_is_lo)
+    }
+
+    fn addr(&self, bits: u128) -> IpAddr {
+        if self.proto & V6_FLAG != 0 {
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
         } else {
-            (
-                FlowKey {
-                    lo: b,
-                    hi: a,
-                    proto,
-                },
-                false,
-            )
+            IpAddr::V4(std::net::Ipv4Addr::from(bits as u32))
         }
+    }
+
+    /// The `lo` endpoint.
+    pub fn lo(&self) -> (IpAddr, u16) {
+        (self.addr(self.lo), self.lo_port)
+    }
+
+    /// The `hi` endpoint.
+    pub fn hi(&self) -> (IpAddr, u16) {
+        (self.addr(self.hi), self.hi_port)
     }
 }
 
@@ -89,18 +115,18 @@ impl Flow {
     /// Client address and port.
     pub fn client(&self) -> (IpAddr, u16) {
         if self.client_is_lo {
-            self.key.lo
+            self.key.lo()
         } else {
-            self.key.hi
+            self.key.hi()
         }
     }
 
     /// Server address and port.
     pub fn server(&self) -> (IpAddr, u16) {
         if self.client_is_lo {
-            self.key.hi
+            self.key.hi()
         } else {
-            self.key.lo
+            self.key.lo()
         }
     }
 
