@@ -37,7 +37,9 @@ impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u128(self.lo);
         state.write_u128(self.hi);
-        state.write_u64(u64::from(self.lo_port) << 24 | u64::from(self.hi_port) << 8 | u64::from(self.proto));
+        state.write_u64(
+            u64::from(self.lo_port) << 24 | u64::from(self.hi_port) << 8 | u64::from(self.proto),
+        );
     }
 }
 
@@ -53,11 +55,24 @@ impl FlowKey {
     /// The key of a packet from `src:sp` to `dst:dp`, and whether `src:sp` is the `lo` end.
     #[inline]
     pub fn new(src: IpAddr, sp: u16, dst: IpAddr, dp: u16, proto: u8) -> (FlowKey, bool) {
-        let proto = if src.is_ipv6() { proto | V6_FLAG } else { proto };
+        let proto = if src.is_ipv6() {
+            proto | V6_FLAG
+        } else {
+            proto
+        };
         let (a, b) = ((bits(src), sp), (bits(dst), dp));
         let src_is_lo = a <= b;
         let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
-        (FlowKey { lo: lo.0, hi: hi.0, lo_port: lo.1, hi_port: hi.1, proto }, src_is_lo)
+        (
+            FlowKey {
+                lo: lo.0,
+                hi: hi.0,
+                lo_port: lo.1,
+                hi_port: hi.1,
+                proto,
+            },
+            src_is_lo,
+        )
     }
 
     fn addr(&self, bits: u128) -> IpAddr {
@@ -168,7 +183,10 @@ pub enum Expiry {
 
 /// The flow table of one worker.
 pub struct FlowTable {
-    map: hashbrown::HashMap<FlowKey, u32, ahash::RandomState>,
+    /// Slot indices, hashed by the key stored in the slot: the index is all the table holds,
+    /// so a tracked flow costs a few bytes of table beyond its slot.
+    map: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
     heads: [u32; 4],
@@ -187,7 +205,8 @@ impl FlowTable {
     /// An empty table.
     pub fn new() -> FlowTable {
         FlowTable {
-            map: hashbrown::HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4)),
+            map: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
             slots: Vec::new(),
             free: Vec::new(),
             heads: [NIL; 4],
@@ -205,7 +224,13 @@ impl FlowTable {
     /// Finds the flow of a key.
     #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<FlowId> {
-        self.map.get(key).map(|&i| FlowId(i))
+        let h = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.map
+            .find(h, |&i| {
+                slots[i as usize].as_ref().is_some_and(|f| f.key == *key)
+            })
+            .map(|&i| FlowId(i))
     }
 
     /// The flow in a slot.
@@ -231,7 +256,13 @@ impl FlowTable {
             }
         };
         self.counts[usize::from(!tcp)] += 1;
-        self.map.insert(key, idx);
+        let h = self.hasher.hash_one(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.map.insert_unique(h, idx, |&i| {
+            slots[i as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(f.key))
+        });
         let list = self.slots[idx as usize]
             .as_ref()
             .map(|f| f.wanted_list())
@@ -251,10 +282,14 @@ impl FlowTable {
     /// Removes a flow and returns it.
     pub fn remove(&mut self, id: FlowId) -> Flow {
         self.unlink(id.0);
+        let key = self.get_mut(id).key;
+        let h = self.hasher.hash_one(key);
+        if let Ok(e) = self.map.find_entry(h, |&i| i == id.0) {
+            e.remove();
+        }
         let flow = self.slots[id.0 as usize]
             .take()
             .expect("a FlowId always names an occupied slot");
-        self.map.remove(&flow.key);
         self.free.push(id.0);
         let tcp = matches!(flow.state, FlowState::Tcp(_));
         self.counts[usize::from(!tcp)] -= 1;
@@ -398,13 +433,13 @@ mod tests {
     use super::*;
 
     /// Table memory per tracked TCP flow, before range buffers: the slab slot plus the map
-    /// entry (key + slot index + control byte, at hashbrown's 7/8 load factor), plus one range
+    /// entry (slot index + control byte, at hashbrown's 7/8 load factor), plus one range
     /// buffer per direction as a flow starts it (taken from the pool). A direction with many
     /// unacknowledged segments grows its buffer, up to `MAX_SEG_PER_QUAD` ranges per quadrant.
     #[test]
     fn memory_per_tcp_flow_stays_under_one_kib() {
         let slot = std::mem::size_of::<Option<Flow>>();
-        let map_entry = (std::mem::size_of::<(FlowKey, u32)>() + 1) * 8 / 7;
+        let map_entry = (std::mem::size_of::<u32>() + 1) * 8 / 7;
         let ranges = 2 * crate::tcp::INITIAL_RANGES * std::mem::size_of::<crate::tcp::Segment>();
         let total = slot + map_entry + ranges;
         eprintln!(
