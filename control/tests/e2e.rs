@@ -223,9 +223,9 @@ fn one_worker_and_many_workers_give_the_same_logs() {
 }
 
 #[test]
-fn gzip_input_through_the_reader_thread_gives_the_same_logs_as_scanning_the_mapped_file() {
-    // A gzip trace cannot be mapped, so it goes through the reader thread that hashes packets
-    // to the workers and broadcasts DNS entries; the plain trace is scanned by every worker.
+fn gzip_input_gives_the_same_logs_as_the_mapped_file() {
+    // A gzip trace is decompressed in chunks, a plain one is memory-mapped: two read paths,
+    // the same packets, the same logs.
     let pcap = root().join("tests/pcaps/zeek__wikipedia.pcap");
     let d = scratch("gzinput");
     let gz = d.join("trace.pcap.gz");
