@@ -1,8 +1,9 @@
 //! Runs the stages of the data path single-threaded over a trace, for profiling with callgrind
 //! or perf: `cargo run --release --example stages -- <read|dispatch|worker> trace.pcap`.
 //!
-//! `read` only walks the trace; `dispatch` also decodes every packet, hashes it and snoops DNS
-//! (the reader thread's work in `analyze`); `worker` runs one worker over every packet inline.
+//! `read` only walks the trace; `dispatch` also routes every packet (software RSS) and snoops
+//! DNS, the reader thread's work in `analyze`; `worker` runs one worker over every packet
+//! inline.
 
 use engine::config::EngineConfig;
 use engine::l7::dns::DnsSnoop;
@@ -52,9 +53,13 @@ fn main() {
             match mode {
                 "read" => acc += data.len() as u64,
                 "dispatch" => {
-                    if let Ok(p) = engine::wire::decode(d.link, data) {
-                        acc += u64::from(hasher.hash_tuple(&p.five_tuple()) & 1);
-                        if let Some(e) = snoop.observe(&p, d.ts) {
+                    let r = engine::dispatch::route(hasher, d.link, data);
+                    acc += u64::from(r.hash.unwrap_or(0) & 1);
+                    if r.dns {
+                        if let Some(e) = engine::wire::decode(d.link, data)
+                            .ok()
+                            .and_then(|p| snoop.observe(&p, d.ts))
+                        {
                             acc += e.addrs.len() as u64;
                         }
                     }
