@@ -33,7 +33,7 @@ if cargo +nightly --version >/dev/null 2>&1; then
   command -v cargo-fuzz >/dev/null || timeout 600 cargo install --quiet --locked cargo-fuzz || true
   if command -v cargo-fuzz >/dev/null; then
     python3 fuzz/seed.py >/dev/null
-    (cd fuzz && cargo +nightly fuzz build --quiet && \
+    (cd fuzz && cargo +nightly fuzz build && \
       cargo +nightly fuzz run decode -- -max_total_time=45 -timeout=10 2>&1 | tail -n 3)
   else
     echo "cargo-fuzz could not be installed: fuzz smoke skipped"
