@@ -216,6 +216,9 @@ def main():
             for off, orig in addr_fields:
                 u16_pack(work, off, orig ^ k)
             out.write(work)
+        # On disk before anyone times a run over it: write-back of gigabytes of dirty pages
+        # during a benchmark run would slow it down.
+        os.fsync(out.fileno())
     os.replace(tmp, a.out)
 
     total = per_copy * repeat

@@ -103,6 +103,7 @@ def main():
                 t_us += spacing
             out.write(memoryview(buf)[:off])
             i += m
+        os.fsync(out.fileno())  # no write-back of dirty pages during a timed run
     os.replace(tmp, a.out)
     print("synflood: wrote %s: %d SYNs, %d bytes, %d µs apart (%.3f s of packet time), %d servers, in %.1f s"
           % (a.out, n, os.path.getsize(a.out), a.spacing_us, n * a.spacing_us / 1e6, a.servers, time.time() - started),
