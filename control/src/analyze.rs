@@ -42,6 +42,8 @@ pub struct Options {
     pub logs: bool,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// Address anonymisation (`-Y`, `-W`, key options); `None` without `-Y`.
+    pub crypto: Option<crate::cryptopan::CryptoConfig>,
 }
 
 /// What a run did.
@@ -315,7 +317,14 @@ fn run_group(
             if pipeline.is_none() {
                 let t0 = batch.packets[0].ts;
                 first = Some(t0);
-                let logs = LogSet::create(root, t0, &opts.runtime, opts.gzip, opts.logs)?;
+                let logs = LogSet::create(
+                    root,
+                    t0,
+                    &opts.runtime,
+                    opts.gzip,
+                    opts.logs,
+                    opts.crypto.as_ref(),
+                )?;
                 summary.dirs.push(logs.dir().to_path_buf());
                 let mut p = Pipeline::start(opts, logs);
                 for (w, slot) in pending.iter_mut().enumerate() {

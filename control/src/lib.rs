@@ -7,5 +7,6 @@
 
 pub mod analyze;
 pub mod conf;
+pub mod cryptopan;
 pub mod logs;
 pub mod output;

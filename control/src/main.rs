@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use control::analyze::{self, Options};
 use control::conf;
+use control::cryptopan::{self, CryptoConfig, KeySource};
 use engine::config::EngineConfig;
 use engine::wire::Skip;
 use std::path::PathBuf;
@@ -35,6 +36,25 @@ struct AnalyzeArgs {
     /// Internal networks file (Tstat's -N); without it every address is internal
     #[arg(short = 'N', value_name = "FILE")]
     net: Option<PathBuf>,
+    /// Networks whose addresses are anonymised with Crypto-PAn in the logs (Tstat's -Y; same
+    /// syntax as -N)
+    #[arg(short = 'Y', value_name = "FILE")]
+    crypto: Option<PathBuf>,
+    /// Networks exempt from anonymisation (Tstat's -W; same syntax as -N)
+    #[arg(short = 'W', value_name = "FILE")]
+    white: Option<PathBuf>,
+    /// Crypto-PAn key material: the string's bytes, cut or zero-padded to 32 (Tstat's
+    /// --keyvalue); without a key option a random key is used. The key is saved, Base64, as
+    /// CPanKey_YYYY_MM_DD_HH_MM in the output root
+    #[arg(long, value_name = "STRING", group = "key")]
+    keyvalue: Option<String>,
+    /// Crypto-PAn key from the first line of a file, as text (Tstat's --keyfile)
+    #[arg(long, value_name = "FILE", group = "key")]
+    keyfile: Option<PathBuf>,
+    /// Crypto-PAn key from the first line of a file, Base64-encoded (Tstat's --keybase64; the
+    /// format of the saved CPanKey_* files)
+    #[arg(long, value_name = "FILE", group = "key")]
+    keybase64: Option<PathBuf>,
     /// Runtime configuration: which logs and TCP column groups (Tstat's -T)
     #[arg(short = 'T', value_name = "FILE")]
     runtime: Option<PathBuf>,
@@ -75,6 +95,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => conf::parse_runtime_conf(p)?,
         None => conf::Runtime::default(),
     };
+    let crypto = crypto_config(&a)?;
     let workers = match a.workers {
         Some(0) => anyhow::bail!("--workers must be at least 1"),
         Some(n) => n,
@@ -92,6 +113,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         gzip: a.gzip,
         logs: !a.no_logs,
         progress: !a.quiet,
+        crypto,
     };
     let s = analyze::run(&opts).context("analyze")?;
     for f in &s.faults {
@@ -136,6 +158,36 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `-Y`/`-W`/key options, resolved into networks and a key before any packet is read.
+fn crypto_config(a: &AnalyzeArgs) -> anyhow::Result<Option<CryptoConfig>> {
+    let source = match (&a.keyvalue, &a.keyfile, &a.keybase64) {
+        (Some(v), _, _) => KeySource::Value(v.clone()),
+        (_, Some(f), _) => KeySource::File(f.clone()),
+        (_, _, Some(f)) => KeySource::Base64File(f.clone()),
+        _ => KeySource::Random,
+    };
+    let Some(y) = &a.crypto else {
+        if source != KeySource::Random || a.white.is_some() {
+            eprintln!("tstat-dpdk: -W and the key options have no effect without -Y");
+        }
+        return Ok(None);
+    };
+    let nets = conf::parse_net_conf(y)?;
+    let white = match &a.white {
+        Some(w) => conf::parse_net_conf(w)?,
+        None => Default::default(),
+    };
+    let key = cryptopan::derive_key(&source).context("Crypto-PAn key")?;
+    for n in &key.notes {
+        eprintln!("tstat-dpdk: {n}");
+    }
+    Ok(Some(CryptoConfig {
+        nets,
+        white,
+        key: key.bytes,
+    }))
 }
 
 fn main() -> ExitCode {

@@ -1,8 +1,11 @@
 //! The output tree as Tstat lays it out: `<root>/<YYYY_MM_DD_HH_MM>.out/log_*`, the directory
 //! named after the local time (honouring `TZ`) of the first packet, replaced if it exists,
-//! every log opened with its header line, optionally gzip-compressed (`-Z`).
+//! every log opened with its header line, optionally gzip-compressed (`-Z`). With `-Y` the
+//! Crypto-PAn key is saved next to the directory (`<root>/CPanKey_<YYYY_MM_DD_HH_MM>`) and rows
+//! carry anonymised addresses.
 
 use crate::conf::Runtime;
+use crate::cryptopan::{Anonymizer, CryptoConfig};
 use crate::logs::{self, TcpLevel};
 use anyhow::Context;
 use chrono::TimeZone;
@@ -12,13 +15,19 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The name of the output directory for a trace whose first packet is at `first`.
-pub fn dir_name(first: Timestamp) -> String {
+/// `YYYY_MM_DD_HH_MM`: the local time (honouring `TZ`) of `first`, as Tstat names its output
+/// directory and its Crypto-PAn key file.
+pub fn date_name(first: Timestamp) -> String {
     let t = chrono::Local
         .timestamp_opt(first.secs(), 0)
         .single()
         .unwrap_or_else(|| chrono::Local.timestamp_opt(0, 0).unwrap());
-    format!("{}.out", t.format("%Y_%m_%d_%H_%M"))
+    t.format("%Y_%m_%d_%H_%M").to_string()
+}
+
+/// The name of the output directory for a trace whose first packet is at `first`.
+pub fn dir_name(first: Timestamp) -> String {
+    format!("{}.out", date_name(first))
 }
 
 enum Sink {
@@ -86,17 +95,21 @@ pub struct LogSet {
     udp_complete: Option<LogFile>,
     others: Vec<LogFile>,
     line: Vec<u8>,
+    anon: Option<Anonymizer>,
 }
 
 impl LogSet {
     /// Creates `<root>/<dir_name(first)>` (replacing an existing one, as Tstat does) and opens
     /// every enabled log with its header. `enabled = false` (`-L`) creates the directory only.
+    /// With `crypto` (`-Y`), saves the key as `<root>/CPanKey_<date_name(first)>` and
+    /// anonymises the rows.
     pub fn create(
         root: &Path,
         first: Timestamp,
         rt: &Runtime,
         gzip: bool,
         enabled: bool,
+        crypto: Option<&CryptoConfig>,
     ) -> anyhow::Result<LogSet> {
         let dir = root.join(dir_name(first));
         if dir.exists() {
@@ -109,6 +122,9 @@ impl LogSet {
         }
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        if let Some(c) = crypto {
+            c.save_key(root, &date_name(first))?;
+        }
         let l = &rt.logs;
         let on = |b: bool| enabled && b;
         let open = |name: &str, header: &str| LogFile::create(&dir, name, gzip, header);
@@ -157,6 +173,7 @@ impl LogSet {
             udp_complete,
             others,
             line: Vec::with_capacity(4096),
+            anon: crypto.map(Anonymizer::new),
         })
     }
 
@@ -176,13 +193,19 @@ impl LogSet {
                     &mut self.tcp_nocomplete
                 };
                 if let Some(f) = target {
-                    logs::tcp_row(&mut self.line, t, self.tcp_level, t.complete);
+                    logs::tcp_row_with(
+                        &mut self.line,
+                        t,
+                        self.tcp_level,
+                        t.complete,
+                        self.anon.as_mut(),
+                    );
                     f.write(&self.line)?;
                 }
             }
             FlowRecord::Udp(u) => {
                 if let Some(f) = &mut self.udp_complete {
-                    logs::udp_row(&mut self.line, u);
+                    logs::udp_row_with(&mut self.line, u, self.anon.as_mut());
                     f.write(&self.line)?;
                 }
             }

@@ -6,11 +6,14 @@
 //! Does not own files or directories (see `output`).
 
 pub mod columns;
+pub mod num;
 
+use crate::cryptopan::Anonymizer;
 use engine::record::{DnsInfo, InlineStr, TcpDirRecord, TcpRecord, UdpDirRecord, UdpRecord};
 use engine::tcp::{average, stdev};
 use engine::time::Timestamp;
 use std::io::Write;
+use std::net::IpAddr;
 
 /// The active TCP column groups: Tstat's log-level bitmask (`#NN#` in the header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,20 +153,44 @@ fn options_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
     );
 }
 
+/// The address printed for `ip` and its `iscrypto` flag: Crypto-PAn for the `-Y` networks
+/// when anonymisation is on, the address itself otherwise.
+fn endpoint(anon: &mut Option<&mut Anonymizer>, ip: IpAddr) -> (IpAddr, bool) {
+    match anon {
+        Some(a) => a.printed(ip),
+        None => (ip, false),
+    }
+}
+
 /// Appends one `log_tcp_complete` row (all groups of `level`) or `log_tcp_nocomplete` row
-/// (core only) for `r`, newline included.
+/// (core only) for `r`, newline included, without address anonymisation.
 pub fn tcp_row(s: &mut Vec<u8>, r: &TcpRecord, level: TcpLevel, complete: bool) {
+    tcp_row_with(s, r, level, complete, None);
+}
+
+/// [`tcp_row`] with Tstat's address anonymisation (`-Y`): endpoints and the DNS server in the
+/// `-Y` networks are printed as their Crypto-PAn addresses, and `c_iscrypto`, `s_iscrypto` and
+/// `dns_enc` say which were.
+pub fn tcp_row_with(
+    s: &mut Vec<u8>,
+    r: &TcpRecord,
+    level: TcpLevel,
+    complete: bool,
+    mut anon: Option<&mut Anonymizer>,
+) {
     let [c, sv] = &r.dirs;
-    let _ = write!(s, "{} {}", r.c_ip, r.c_port);
+    let (c_ip, c_crypto) = endpoint(&mut anon, r.c_ip);
+    let (s_ip, s_crypto) = endpoint(&mut anon, r.s_ip);
+    let _ = write!(s, "{} {}", c_ip, r.c_port);
     core_dir(s, c);
-    let _ = write!(s, " {} {}", r.s_ip, r.s_port);
+    let _ = write!(s, " {} {}", s_ip, r.s_port);
     core_dir(s, sv);
     let f = r.first;
     let l7 = &r.l7;
     let http = l7.con_t & CON_HTTP != 0;
     let _ = write!(
         s,
-        " {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {} {} 0 0 {} {} {}",
+        " {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {} {} {} {} {} {} {}",
         f.epoch_ms(),
         r.last.epoch_ms(),
         rel_ms(f, r.last),
@@ -175,6 +202,8 @@ pub fn tcp_row(s: &mut Vec<u8>, r: &TcpRecord, level: TcpLevel, complete: bool) 
         rel_ms(f, sv.ack_start),
         u8::from(r.c_isint),
         u8::from(r.s_isint),
+        u8::from(c_crypto),
+        u8::from(s_crypto),
         l7.con_t,
         l7.p2p_type / 100,
         if http { u32::from(l7.http_data) + 1 } else { 0 },
@@ -228,11 +257,11 @@ pub fn tcp_row(s: &mut Vec<u8>, r: &TcpRecord, level: TcpLevel, complete: bool) 
                 l7.appdata_bytes[0],
                 l7.appdata_bytes[1],
             );
-            dns_columns(s, &r.dns, true);
+            let dns_enc = dns_columns(s, &r.dns, true, &mut anon);
             text(s, &l7.http_hostname);
             text(s, &l7.tls_vers[0]);
             text(s, &l7.tls_vers[1]);
-            s.extend_from_slice(b" 0");
+            let _ = write!(s, " {}", u8::from(dns_enc));
         }
     }
     s.push(b'\n');
@@ -254,8 +283,15 @@ fn text<const N: usize>(s: &mut Vec<u8>, v: &InlineStr<N>) {
 }
 
 /// DN-Hunter columns: `fqdn` (and for TCP `dns_rslv req_tm res_tm`), Tstat's `- - 0.0 0.0`
-/// when the flow's client resolved nothing.
-fn dns_columns(s: &mut Vec<u8>, d: &DnsInfo, full: bool) {
+/// when the flow's client resolved nothing. Returns whether the printed DNS server address
+/// is a Crypto-PAn one (`dns_enc`).
+fn dns_columns(
+    s: &mut Vec<u8>,
+    d: &DnsInfo,
+    full: bool,
+    anon: &mut Option<&mut Anonymizer>,
+) -> bool {
+    let mut enc = false;
     match (d.fqdn.is_empty(), full) {
         (true, true) => s.extend_from_slice(b" - - 0.0 0.0"),
         (true, false) => s.extend_from_slice(b" -"),
@@ -264,6 +300,8 @@ fn dns_columns(s: &mut Vec<u8>, d: &DnsInfo, full: bool) {
             if full {
                 match d.server {
                     Some(a) => {
+                        let (a, crypto) = endpoint(anon, a);
+                        enc = crypto;
                         let _ = write!(s, " {a}");
                     }
                     None => s.extend_from_slice(b" -"),
@@ -272,6 +310,7 @@ fn dns_columns(s: &mut Vec<u8>, d: &DnsInfo, full: bool) {
             }
         }
     }
+    enc
 }
 
 fn udp_dir(s: &mut Vec<u8>, d: &UdpDirRecord) {
@@ -285,23 +324,37 @@ fn udp_dir(s: &mut Vec<u8>, d: &UdpDirRecord) {
     );
 }
 
-/// Appends one `log_udp_complete` row, newline included.
+/// Appends one `log_udp_complete` row, newline included, without address anonymisation.
 pub fn udp_row(s: &mut Vec<u8>, r: &UdpRecord) {
+    udp_row_with(s, r, None);
+}
+
+/// [`udp_row`] with Tstat's address anonymisation (`-Y`, see [`tcp_row_with`]).
+pub fn udp_row_with(s: &mut Vec<u8>, r: &UdpRecord, mut anon: Option<&mut Anonymizer>) {
     let [c, sv] = &r.dirs;
     let l7 = &r.l7;
-    let _ = write!(s, "{} {}", r.c_ip, r.c_port);
+    let (c_ip, c_crypto) = endpoint(&mut anon, r.c_ip);
+    let (s_ip, s_crypto) = endpoint(&mut anon, r.s_ip);
+    let _ = write!(s, "{} {}", c_ip, r.c_port);
     udp_dir(s, c);
     let _ = write!(
         s,
-        " {} 0 {} {} {}",
+        " {} {} {} {} {}",
         u8::from(r.c_isint),
+        u8::from(c_crypto),
         l7.types[0],
-        r.s_ip,
+        s_ip,
         r.s_port
     );
     udp_dir(s, sv);
-    let _ = write!(s, " {} 0 {}", u8::from(r.s_isint), l7.types[1]);
-    dns_columns(s, &r.dns, false);
+    let _ = write!(
+        s,
+        " {} {} {}",
+        u8::from(r.s_isint),
+        u8::from(s_crypto),
+        l7.types[1]
+    );
+    dns_columns(s, &r.dns, false, &mut anon);
     text(s, &l7.quic_sni);
     text(s, &l7.quic_ua);
     for v in l7.quic_vers {
@@ -335,6 +388,90 @@ mod tests {
         // From zeek__http-vlan-0: first packet 1362692526.869344.
         let t = Timestamp::from_sec_usec(1_362_692_526, 869_344);
         assert_eq!(format!("{:.6}", t.epoch_ms()), "1362692526869.343994");
+    }
+
+    fn sample_tcp() -> TcpRecord {
+        TcpRecord {
+            c_ip: "10.0.0.1".parse().unwrap(),
+            c_port: 40000,
+            s_ip: "192.0.2.7".parse().unwrap(),
+            s_port: 80,
+            c_isint: true,
+            s_isint: false,
+            first: Timestamp::from_sec_usec(1_362_692_526, 869_344),
+            last: Timestamp::from_sec_usec(1_362_692_527, 0),
+            complete: true,
+            dirs: Default::default(),
+            l7: Default::default(),
+            dns: DnsInfo {
+                fqdn: InlineStr::new(b"example.org"),
+                server: Some("10.0.0.53".parse().unwrap()),
+                req: Timestamp::from_sec_usec(1_362_692_526, 0),
+                res: Timestamp::from_sec_usec(1_362_692_526, 500),
+            },
+        }
+    }
+
+    fn cells(row: &[u8]) -> std::collections::HashMap<String, String> {
+        let header = tcp_header(TcpLevel::DEFAULT, true);
+        let names = header[4..]
+            .split_whitespace()
+            .map(|c| c.split(':').next().unwrap().to_string());
+        let row = String::from_utf8(row.to_vec()).unwrap();
+        let values: Vec<String> = row.split_whitespace().map(str::to_string).collect();
+        let names: Vec<String> = names.collect();
+        assert_eq!(names.len(), values.len());
+        names.into_iter().zip(values).collect()
+    }
+
+    #[test]
+    fn anonymised_tcp_row() {
+        let r = sample_tcp();
+        let mut plain = Vec::new();
+        tcp_row(&mut plain, &r, TcpLevel::DEFAULT, true);
+        let mut none = Vec::new();
+        tcp_row_with(&mut none, &r, TcpLevel::DEFAULT, true, None);
+        assert_eq!(plain, none);
+        let p = cells(&plain);
+        assert_eq!(p["c_ip"], "10.0.0.1");
+        assert_eq!(
+            (p["c_iscrypto"].as_str(), p["s_iscrypto"].as_str()),
+            ("0", "0")
+        );
+        assert_eq!(
+            (p["dns_rslv"].as_str(), p["dns_enc"].as_str()),
+            ("10.0.0.53", "0")
+        );
+
+        let mut nets = engine::net::NetSet::default();
+        nets.add("10.0.0.0".parse().unwrap(), 8);
+        let conf = crate::cryptopan::CryptoConfig {
+            nets,
+            white: Default::default(),
+            key: *b"0123456789abcdef0123456789abcdef",
+        };
+        let pan = crate::cryptopan::CryptoPan::new(&conf.key);
+        let mut anon = Anonymizer::new(&conf);
+        let mut row = Vec::new();
+        tcp_row_with(&mut row, &r, TcpLevel::DEFAULT, true, Some(&mut anon));
+        let a = cells(&row);
+        assert_eq!(a["c_ip"], pan.anonymize(r.c_ip).to_string());
+        assert_eq!(a["s_ip"], "192.0.2.7");
+        assert_eq!(
+            (a["c_iscrypto"].as_str(), a["s_iscrypto"].as_str()),
+            ("1", "0")
+        );
+        let rslv = pan.anonymize("10.0.0.53".parse().unwrap()).to_string();
+        assert_eq!(
+            (a["dns_rslv"].as_str(), a["dns_enc"].as_str()),
+            (rslv.as_str(), "1")
+        );
+        // Everything else is as without anonymisation.
+        for (k, v) in &p {
+            if !["c_ip", "c_iscrypto", "dns_rslv", "dns_enc"].contains(&k.as_str()) {
+                assert_eq!(&a[k], v, "{k}");
+            }
+        }
     }
 
     #[test]
