@@ -84,6 +84,14 @@ struct AnalyzeArgs {
     files: Vec<PathBuf>,
 }
 
+/// Prints a summary line; a closed stdout (`| head`) is not an error worth a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut engine = EngineConfig::default();
     if let Some(n) = &a.net {
@@ -121,7 +129,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let st = &s.stats;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
-    println!(
+    out!(
         "packets: {} read, {} TCP, {} UDP, {} not analysed",
         st.packets,
         st.tcp_packets,
@@ -134,17 +142,18 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .map(|k| format!("{} {}", k.name(), st.skipped[k.index()]))
         .collect();
     if !skipped.is_empty() {
-        println!("not analysed: {}", skipped.join(", "));
+        out!("not analysed: {}", skipped.join(", "));
     }
-    println!(
+    out!(
         "flows: TCP {} ({} complete, {} not complete), UDP {} ({} logged); {} trash TCP packets; {} flows not logged (both ends external); {} evicted",
         st.tcp_flows, st.tcp_complete, st.tcp_nocomplete, st.udp_flows, st.udp_closed, st.tcp_trash, st.not_logged_external, st.evicted
     );
-    println!(
+    out!(
         "drops: {} records (ring full), {} ring waits",
-        st.records_dropped, st.ring_full_waits
+        st.records_dropped,
+        st.ring_full_waits
     );
-    println!(
+    out!(
         "elapsed: {:.3} s, {:.3} Mpps, {} workers{}",
         secs,
         st.packets as f64 / secs / 1e6,

@@ -360,12 +360,17 @@ impl FlowTable {
 
     /// Removes every flow, in creation-independent list order, handing each to `f`.
     pub fn drain(&mut self, mut f: impl FnMut(Flow)) {
-        for list in 0..4 {
-            while self.heads[list] != NIL {
-                let h = self.heads[list];
-                f(self.remove(FlowId(h)));
-            }
+        while let Some(flow) = self.pop() {
+            f(flow);
         }
+    }
+
+    /// Removes and returns one flow (the least recently active of the first non-empty list),
+    /// or `None` when the table is empty: lets a caller close flows one at a time without
+    /// holding them all at once.
+    pub fn pop(&mut self) -> Option<Flow> {
+        let h = *self.heads.iter().find(|&&h| h != NIL)?;
+        Some(self.remove(FlowId(h)))
     }
 
     fn link_tail(&mut self, idx: u32, list: u8) {

@@ -8,6 +8,8 @@
 pub mod columns;
 pub mod num;
 
+use num::F6;
+
 use crate::cryptopan::Anonymizer;
 use engine::record::{DnsInfo, InlineStr, TcpDirRecord, TcpRecord, UdpDirRecord, UdpRecord};
 use engine::tcp::{average, stdev};
@@ -112,11 +114,11 @@ fn core_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
 fn e2e_dir(s: &mut Vec<u8>, d: &TcpDirRecord) {
     let _ = write!(
         s,
-        " {:.6} {:.6} {:.6} {:.6} {} {} {}",
-        average(d.rtt_sum, d.rtt_cnt) / 1000.0,
-        d.rtt_min_us as f64 / 1000.0,
-        d.rtt_max_us as f64 / 1000.0,
-        stdev(d.rtt_sum, d.rtt_sum2, d.rtt_cnt) / 1000.0,
+        " {} {} {} {} {} {} {}",
+        F6(average(d.rtt_sum, d.rtt_cnt) / 1000.0),
+        F6(d.rtt_min_us as f64 / 1000.0),
+        F6(d.rtt_max_us as f64 / 1000.0),
+        F6(stdev(d.rtt_sum, d.rtt_sum2, d.rtt_cnt) / 1000.0),
         d.rtt_cnt,
         d.ttl_min,
         d.ttl_max
@@ -190,23 +192,23 @@ pub fn tcp_row_with(
     let http = l7.con_t & CON_HTTP != 0;
     let _ = write!(
         s,
-        " {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {:.6} {} {} {} {} {} {} {}",
-        f.epoch_ms(),
-        r.last.epoch_ms(),
-        rel_ms(f, r.last),
-        rel_ms(f, c.payload_start),
-        rel_ms(f, sv.payload_start),
-        rel_ms(f, c.payload_end),
-        rel_ms(f, sv.payload_end),
-        rel_ms(f, c.ack_start),
-        rel_ms(f, sv.ack_start),
+        " {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}",
+        F6(f.epoch_ms()),
+        F6(r.last.epoch_ms()),
+        F6(rel_ms(f, r.last)),
+        F6(rel_ms(f, c.payload_start)),
+        F6(rel_ms(f, sv.payload_start)),
+        F6(rel_ms(f, c.payload_end)),
+        F6(rel_ms(f, sv.payload_end)),
+        F6(rel_ms(f, c.ack_start)),
+        F6(rel_ms(f, sv.ack_start)),
         u8::from(r.c_isint),
         u8::from(r.s_isint),
         u8::from(c_crypto),
         u8::from(s_crypto),
         l7.con_t,
         l7.p2p_type / 100,
-        if http { u32::from(l7.http_data) + 1 } else { 0 },
+        if http { u32::from(l7.http_data) + 1 } else { 0 }
     );
     if complete {
         if level.has(TcpLevel::END_TO_END) {
@@ -246,16 +248,16 @@ pub fn tcp_row_with(
             let hs = |t| if ssl { rel_ms(f, t) } else { 0.0 };
             let _ = write!(
                 s,
-                " {} {} {} {:.6} {:.6} {:.6} {:.6} {} {}",
+                " {} {} {} {} {} {} {} {} {}",
                 l7.npnalpn[0],
                 l7.npnalpn[1],
                 l7.tls_session_stat,
-                hs(l7.last_handshake[0]),
-                hs(l7.last_handshake[1]),
-                rel_ms(f, l7.appdata_time[0]),
-                rel_ms(f, l7.appdata_time[1]),
+                F6(hs(l7.last_handshake[0])),
+                F6(hs(l7.last_handshake[1])),
+                F6(rel_ms(f, l7.appdata_time[0])),
+                F6(rel_ms(f, l7.appdata_time[1])),
                 l7.appdata_bytes[0],
-                l7.appdata_bytes[1],
+                l7.appdata_bytes[1]
             );
             let dns_enc = dns_columns(s, &r.dns, true, &mut anon);
             text(s, &l7.http_hostname);
@@ -306,7 +308,7 @@ fn dns_columns(
                     }
                     None => s.extend_from_slice(b" -"),
                 }
-                let _ = write!(s, " {:.6} {:.6}", d.req.epoch_ms(), d.res.epoch_ms());
+                let _ = write!(s, " {} {}", F6(d.req.epoch_ms()), F6(d.res.epoch_ms()));
             }
         }
     }
@@ -316,9 +318,9 @@ fn dns_columns(
 fn udp_dir(s: &mut Vec<u8>, d: &UdpDirRecord) {
     let _ = write!(
         s,
-        " {:.6} {:.6} {} {}",
-        d.first.epoch_ms(),
-        Timestamp::elapsed_us(d.first, d.last) / 1e6,
+        " {} {} {} {}",
+        F6(d.first.epoch_ms()),
+        F6(Timestamp::elapsed_us(d.first, d.last) / 1e6),
         d.bytes,
         d.packets
     );

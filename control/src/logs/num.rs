@@ -9,17 +9,40 @@
 
 /// Appends `x` formatted as C's `printf("%.6f", x)`.
 pub fn f6(out: &mut Vec<u8>, x: f64) {
-    if !x.is_finite() || x.abs() >= 9.0e18 {
-        // Outside the fast path's range (never a time or a byte count): the slow, exact one.
-        out.extend_from_slice(format!("{x:.6}").as_bytes());
-        return;
+    match f6_bytes(x) {
+        Some((buf, n)) => out.extend_from_slice(&buf[..n]),
+        None => out.extend_from_slice(format!("{x:.6}").as_bytes()),
     }
+}
+
+/// `x` as C's `%.6f`, in a `Display` (for `write!`): `format!("{}", F6(x))`.
+pub struct F6(pub f64);
+
+impl std::fmt::Display for F6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match f6_bytes(self.0) {
+            // The buffer holds ASCII digits, a sign and a dot only.
+            Some((buf, n)) => {
+                f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| std::fmt::Error)?)
+            }
+            None => write!(f, "{:.6}", self.0),
+        }
+    }
+}
+
+/// The `%.6f` text of `x` in a stack buffer, or `None` outside the fast path's range (not
+/// finite, or |x| ≥ 9·10^18: never a time or a counter).
+fn f6_bytes(x: f64) -> Option<([u8; 32], usize)> {
+    if !x.is_finite() || x.abs() >= 9.0e18 {
+        return None;
+    }
+    let mut buf = [0u8; 32];
+    let mut n = 0;
     let bits = x.to_bits();
-    if bits >> 63 == 1 && x != 0.0 {
-        out.push(b'-');
-    } else if bits >> 63 == 1 {
-        // -0.0 prints as "-0.000000" in C.
-        out.push(b'-');
+    if bits >> 63 == 1 {
+        // C prints the sign of negative numbers and of -0.0 alike.
+        buf[0] = b'-';
+        n = 1;
     }
     let exp = ((bits >> 52) & 0x7ff) as i32;
     let frac = bits & ((1u64 << 52) - 1);
@@ -29,7 +52,7 @@ pub fn f6(out: &mut Vec<u8>, x: f64) {
     } else {
         (frac | (1u64 << 52), exp - 1075)
     };
-    // q = round_half_even(x * 10^6)
+    // q = x * 10^6 rounded half to even, as glibc rounds the exact expansion.
     let scaled = u128::from(mant) * 1_000_000;
     let q: u128 = if e >= 0 {
         scaled << e
@@ -48,16 +71,28 @@ pub fn f6(out: &mut Vec<u8>, x: f64) {
             }
         }
     };
-    uint(out, (q / 1_000_000) as u64);
-    out.push(b'.');
-    let f = (q % 1_000_000) as u32;
-    let mut digits = [b'0'; 6];
-    let mut v = f;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (v % 10) as u8;
+    let mut int = [0u8; 20];
+    let mut i = int.len();
+    let mut v = (q / 1_000_000) as u64;
+    loop {
+        i -= 1;
+        int[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = int.len() - i;
+    buf[n..n + len].copy_from_slice(&int[i..]);
+    n += len;
+    buf[n] = b'.';
+    n += 1;
+    let mut v = (q % 1_000_000) as u32;
+    for k in (0..6).rev() {
+        buf[n + k] = b'0' + (v % 10) as u8;
         v /= 10;
     }
-    out.extend_from_slice(&digits);
+    Some((buf, n + 6))
 }
 
 /// Appends an unsigned integer in decimal.
