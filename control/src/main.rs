@@ -103,6 +103,9 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => conf::parse_runtime_conf(p)?,
         None => conf::Runtime::default(),
     };
+    // Per-message logs cost the workers a copy per message: only when they are written.
+    engine.http_log = runtime.logs.http_complete && !a.no_logs;
+    engine.dns_log = runtime.logs.dns_complete && !a.no_logs;
     let crypto = crypto_config(&a)?;
     let workers = match a.workers {
         Some(0) => anyhow::bail!("--workers must be at least 1"),

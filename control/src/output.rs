@@ -93,6 +93,9 @@ pub struct LogSet {
     tcp_complete: Option<LogFile>,
     tcp_nocomplete: Option<LogFile>,
     udp_complete: Option<LogFile>,
+    http_complete: Option<LogFile>,
+    dns_complete: Option<LogFile>,
+    httplog_full_url: u8,
     others: Vec<LogFile>,
     line: Vec<u8>,
     anon: Option<Anonymizer>,
@@ -150,14 +153,22 @@ impl LogSet {
         } else {
             None
         };
+        let http_complete = if on(l.http_complete) {
+            Some(open("log_http_complete", hdr("log_http_complete"))?)
+        } else {
+            None
+        };
+        let dns_complete = if on(l.dns_complete) {
+            Some(open("log_dns_complete", hdr("log_dns_complete"))?)
+        } else {
+            None
+        };
         let mut others = Vec::new();
         for (name, wanted) in [
             ("log_mm_complete", l.mm_complete),
             ("log_video_complete", l.video_complete),
             ("log_chat_complete", l.chat_complete),
             ("log_chat_messages", l.chat_messages),
-            ("log_http_complete", l.http_complete),
-            ("log_dns_complete", l.dns_complete),
             ("log_tcp_periodic", l.tcp_periodic),
             ("log_udp_periodic", l.udp_periodic),
         ] {
@@ -171,6 +182,9 @@ impl LogSet {
             tcp_complete,
             tcp_nocomplete,
             udp_complete,
+            http_complete,
+            dns_complete,
+            httplog_full_url: rt.httplog_full_url,
             others,
             line: Vec::with_capacity(4096),
             anon: crypto.map(Anonymizer::new),
@@ -209,16 +223,34 @@ impl LogSet {
                     f.write(&self.line)?;
                 }
             }
+            FlowRecord::Http(m) => {
+                if let Some(f) = &mut self.http_complete {
+                    logs::http::rows(&mut self.line, m, self.httplog_full_url, self.anon.as_mut());
+                    f.write(&self.line)?;
+                }
+            }
+            FlowRecord::Dns(m) => {
+                if let Some(f) = &mut self.dns_complete {
+                    logs::dns::rows(&mut self.line, m, self.anon.as_mut());
+                    f.write(&self.line)?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Flushes and closes every log.
     pub fn finish(self) -> anyhow::Result<()> {
-        for f in [self.tcp_complete, self.tcp_nocomplete, self.udp_complete]
-            .into_iter()
-            .flatten()
-            .chain(self.others)
+        for f in [
+            self.tcp_complete,
+            self.tcp_nocomplete,
+            self.udp_complete,
+            self.http_complete,
+            self.dns_complete,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.others)
         {
             let p = f.path.clone();
             f.sink

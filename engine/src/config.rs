@@ -27,6 +27,11 @@ pub struct EngineConfig {
     pub max_tcp_flows: usize,
     /// Most UDP flows one worker tracks at once (same eviction policy).
     pub max_udp_flows: usize,
+    /// `log_http_complete` is on: HTTP request/response segments are handed to the control plane.
+    pub http_log: bool,
+    /// `log_dns_complete` is on: DNS messages are handed to the control plane (and, as in Tstat,
+    /// any UDP direction that carries DNS is typed as DNS).
+    pub dns_log: bool,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +47,8 @@ impl Default for EngineConfig {
             gc_fire_us: 500,
             max_tcp_flows: 1 << 20,
             max_udp_flows: 1 << 20,
+            http_log: false,
+            dns_log: false,
         }
     }
 }

@@ -282,6 +282,38 @@ pub struct UdpRecord {
     pub dns: DnsInfo,
 }
 
+/// Bytes of a segment or datagram carried in a [`MessageRecord`].
+pub const MESSAGE_BYTES: usize = 1600;
+
+/// One application message the per-message logs need (`log_http_complete` rows come from an
+/// HTTP request or response segment, `log_dns_complete` rows from a DNS message): the worker
+/// copies the captured payload and the flow's identity; the control plane parses and formats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MessageRecord {
+    /// Client of the flow.
+    pub c_ip: IpAddr,
+    /// Client port.
+    pub c_port: u16,
+    /// Server of the flow.
+    pub s_ip: IpAddr,
+    /// Server port.
+    pub s_port: u16,
+    /// Client address is internal.
+    pub c_isint: bool,
+    /// Server address is internal.
+    pub s_isint: bool,
+    /// Packet time.
+    pub time: Timestamp,
+    /// 0: sent by the client, 1: by the server.
+    pub dir: u8,
+    /// Protocol-specific kind (HTTP: 0 first segment of a message, 1 continuation).
+    pub kind: u8,
+    /// Payload length from the headers (may exceed what was captured or copied).
+    pub len: u32,
+    /// The captured payload, cut at [`MESSAGE_BYTES`].
+    pub bytes: InlineStr<MESSAGE_BYTES>,
+}
+
 /// A record as it travels through a worker's ring.
 // Records are fixed-size plain data that move through rings by copy; boxing would allocate.
 #[allow(clippy::large_enum_variant)]
@@ -291,4 +323,8 @@ pub enum FlowRecord {
     Tcp(TcpRecord),
     /// A UDP flow.
     Udp(UdpRecord),
+    /// A segment for `log_http_complete`.
+    Http(MessageRecord),
+    /// A message for `log_dns_complete`.
+    Dns(MessageRecord),
 }

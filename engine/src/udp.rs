@@ -42,6 +42,12 @@ impl UdpFlow {
         self.l7.on_datagram(&ctx);
     }
 
+    /// Whether the last datagram is a DNS message for `log_dns_complete`.
+    #[inline]
+    pub fn take_dns_message(&mut self) -> bool {
+        self.l7.take_dns_message()
+    }
+
     /// The layer-7 part of the flow's record.
     pub fn l7_record(&self) -> UdpL7Record {
         self.l7.record()

@@ -8,7 +8,7 @@
 use crate::config::EngineConfig;
 use crate::flow::{new_flow, Flow, FlowKey, FlowState, FlowTable};
 use crate::l7::dns::{DnsCache, DnsEntry};
-use crate::record::DnsInfo;
+use crate::record::{DnsInfo, MessageRecord};
 use crate::record::{FlowRecord, TcpRecord, UdpRecord};
 use crate::stats::CoreStats;
 use crate::tcp::{SegPool, TcpFlow, Verdict, C2S, S2C};
@@ -148,10 +148,31 @@ impl<S: RecordSink> Worker<S> {
                 } else {
                     S2C
                 };
-                let verdict = match &mut flow.state {
-                    FlowState::Tcp(t) => t.on_segment(dir, &pkt, &seg, ts, &mut self.pool),
-                    FlowState::Udp(_) => Verdict::Open,
+                let (verdict, http_row) = match &mut flow.state {
+                    FlowState::Tcp(t) => {
+                        let v = t.on_segment(dir, &pkt, &seg, ts, &mut self.pool);
+                        (
+                            v,
+                            if self.cfg.http_log {
+                                t.take_http_row()
+                            } else {
+                                None
+                            },
+                        )
+                    }
+                    FlowState::Udp(_) => (Verdict::Open, None),
                 };
+                if let Some(kind) = http_row {
+                    let m = message(
+                        self.table.get_mut(id),
+                        ts,
+                        dir,
+                        kind,
+                        seg.payload_len,
+                        seg.payload,
+                    );
+                    self.emit(FlowRecord::Http(m));
+                }
                 match verdict {
                     Verdict::Open => self.table.touch(id),
                     Verdict::Close { complete } => {
@@ -194,8 +215,21 @@ impl<S: RecordSink> Worker<S> {
                 } else {
                     S2C
                 };
+                let mut dns_message = false;
                 if let FlowState::Udp(u) = &mut flow.state {
                     u.on_datagram(dir, &dgram, ts);
+                    dns_message = self.cfg.dns_log && u.take_dns_message();
+                }
+                if dns_message {
+                    let m = message(
+                        self.table.get_mut(id),
+                        ts,
+                        dir,
+                        0,
+                        dgram.payload_len,
+                        dgram.payload,
+                    );
+                    self.emit(FlowRecord::Dns(m));
                 }
                 self.table.touch(id);
             }
@@ -308,6 +342,32 @@ impl<S: RecordSink> Worker<S> {
                 },
             }
         }
+    }
+}
+
+/// A [`MessageRecord`] for one segment or datagram of `flow`.
+fn message(
+    flow: &Flow,
+    time: Timestamp,
+    dir: usize,
+    kind: u8,
+    len: u32,
+    payload: &[u8],
+) -> MessageRecord {
+    let (c_ip, c_port) = flow.client();
+    let (s_ip, s_port) = flow.server();
+    MessageRecord {
+        c_ip,
+        c_port,
+        s_ip,
+        s_port,
+        c_isint: flow.c_isint,
+        s_isint: flow.s_isint,
+        time,
+        dir: dir as u8,
+        kind,
+        len,
+        bytes: crate::record::InlineStr::new(payload),
     }
 }
 

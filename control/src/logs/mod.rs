@@ -6,6 +6,8 @@
 //! Does not own files or directories (see `output`).
 
 pub mod columns;
+pub mod dns;
+pub mod http;
 pub mod num;
 
 use num::F6;

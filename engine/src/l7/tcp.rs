@@ -283,6 +283,13 @@ impl Drop for TcpL7 {
 }
 
 impl TcpL7 {
+    /// Whether the segment just classified must produce a `log_http_complete` row, and of
+    /// which kind (0 first segment of a request/response, 1 continuation). Taken once.
+    #[inline]
+    pub fn take_http_row(&mut self) -> Option<u8> {
+        None
+    }
+
     /// Looks at one segment (called for every accounted segment, after the statistics).
     #[inline]
     pub fn on_segment(&mut self, ctx: &TcpCtx<'_>) {

@@ -160,6 +160,12 @@ pub struct UdpL7 {
 }
 
 impl UdpL7 {
+    /// Whether the datagram just looked at is a DNS message for `log_dns_complete`. Taken once.
+    #[inline]
+    pub fn take_dns_message(&mut self) -> bool {
+        false
+    }
+
     /// Looks at one datagram (after the flow's counters were updated).
     pub fn on_datagram(&mut self, ctx: &UdpCtx<'_>) {
         let dir = ctx.dir & 1;

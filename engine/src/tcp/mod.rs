@@ -487,6 +487,13 @@ impl TcpFlow {
         Verdict::Open
     }
 
+    /// Whether the last segment must produce a `log_http_complete` row (see
+    /// [`TcpL7::take_http_row`]).
+    #[inline]
+    pub fn take_http_row(&mut self) -> Option<u8> {
+        self.l7.take_http_row()
+    }
+
     /// Hands the segment to the layer-7 classifiers (Tstat's `proto_analyzer`).
     #[inline]
     fn classify(&mut self, dir: usize, seg: &TcpSegment<'_>, now: Timestamp, retransmission: bool) {
