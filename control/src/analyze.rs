@@ -72,7 +72,9 @@ enum Msg {
 
 const BATCH: usize = 512;
 const WORK_RING: usize = 256;
-const RECORD_RING: usize = 1 << 16;
+/// Records per worker ring: ~1.7 KiB each (the largest record carries a copied message), so a
+/// ring costs ~28 MiB; deep enough that the writer absorbs bursts of closing flows.
+const RECORD_RING: usize = 1 << 14;
 
 /// Runs the analysis of every trace (one output directory per file, or one for all with `-c`).
 pub fn run(opts: &Options) -> anyhow::Result<Summary> {
