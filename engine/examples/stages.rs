@@ -12,6 +12,28 @@ use engine::source::TraceFile;
 use engine::worker::{FullPolicy, Worker};
 use std::sync::Arc;
 
+/// Counts heap allocations, to check that the worker allocates nothing per packet once warm.
+struct Counting;
+
+static ALLOCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments unchanged,
+// so the `GlobalAlloc` contract is exactly the system allocator's; the counter is only an atomic.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above, i.e. from the system allocator, with `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
 /// A sink that counts and forgets records, so the worker stage is measured alone.
 struct Discard(u64);
 
@@ -45,6 +67,7 @@ fn main() {
     );
     let (mut packets, mut acc, mut last) = (0u64, 0u64, engine::time::Timestamp::ZERO);
     let start = std::time::Instant::now();
+    let allocs_before = ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
     while let Ok(Some(batch)) = trace.next_batch(1024) {
         for d in &batch.packets {
             packets += 1;
@@ -68,11 +91,18 @@ fn main() {
             }
         }
     }
+    let allocs = ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - allocs_before;
+    let flows = worker.stats().tcp_flows + worker.stats().udp_flows;
     worker.finish(last);
     let secs = start.elapsed().as_secs_f64();
     println!(
         "{mode}: {packets} packets, {:.3} s, {:.2} Mpps ({acc})",
         secs,
         packets as f64 / secs / 1e6
+    );
+    println!(
+        "allocations during the pass: {allocs} ({:.4} per packet, {:.2} per flow created; {flows} flows)",
+        allocs as f64 / packets.max(1) as f64,
+        allocs as f64 / flows.max(1) as f64
     );
 }
