@@ -312,6 +312,8 @@ pub struct MessageRecord {
     pub len: u32,
     /// The captured payload, cut at [`MESSAGE_BYTES`].
     pub bytes: InlineStr<MESSAGE_BYTES>,
+    /// DN-Hunter's name for the flow's server (empty if unknown).
+    pub fqdn: InlineStr<256>,
 }
 
 /// A record as it travels through a worker's ring.

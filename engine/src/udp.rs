@@ -18,9 +18,16 @@ pub struct UdpFlow {
 }
 
 impl UdpFlow {
-    /// Accounts one datagram travelling in direction `dir` (0 = client to server).
+    /// Accounts one datagram travelling in direction `dir` (0 = client to server); `dns_log`:
+    /// `log_dns_complete` is on and no endpoint is multicast (see [`UdpCtx::dns_log`]).
     #[inline]
-    pub fn on_datagram(&mut self, dir: usize, dgram: &UdpDatagram<'_>, now: Timestamp) {
+    pub fn on_datagram(
+        &mut self,
+        dir: usize,
+        dgram: &UdpDatagram<'_>,
+        now: Timestamp,
+        dns_log: bool,
+    ) {
         self.last_time = now;
         let d = &mut self.dirs[dir];
         if d.packets == 0 {
@@ -38,6 +45,7 @@ impl UdpFlow {
             dst_port: dgram.dst_port,
             now,
             packets: self.packets,
+            dns_log,
         };
         self.l7.on_datagram(&ctx);
     }

@@ -15,6 +15,7 @@ use crate::tcp::{SegPool, TcpFlow, Verdict, C2S, S2C};
 use crate::time::Timestamp;
 use crate::udp::UdpFlow;
 use crate::wire::{self, LinkType, L4};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Where a worker's finished records go.
@@ -217,8 +218,10 @@ impl<S: RecordSink> Worker<S> {
                 };
                 let mut dns_message = false;
                 if let FlowState::Udp(u) = &mut flow.state {
-                    u.on_datagram(dir, &dgram, ts);
-                    dns_message = self.cfg.dns_log && u.take_dns_message();
+                    let dns_log =
+                        self.cfg.dns_log && !is_multicast(&pkt.src) && !is_multicast(&pkt.dst);
+                    u.on_datagram(dir, &dgram, ts, dns_log);
+                    dns_message = u.take_dns_message();
                 }
                 if dns_message {
                     let m = message(
@@ -346,6 +349,15 @@ impl<S: RecordSink> Worker<S> {
 }
 
 /// A [`MessageRecord`] for one segment or datagram of `flow`.
+/// Tstat's multicast test of `log_dns_complete`: 224.0.0.0/4, or an IPv6 address starting
+/// with 0xff.
+fn is_multicast(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.octets()[0] == 0xff,
+    }
+}
+
 fn message(
     flow: &Flow,
     time: Timestamp,
@@ -368,6 +380,11 @@ fn message(
         kind,
         len,
         bytes: crate::record::InlineStr::new(payload),
+        fqdn: flow
+            .dns
+            .as_deref()
+            .map(|e| crate::record::InlineStr::new(&e.name))
+            .unwrap_or_default(),
     }
 }
 

@@ -61,4 +61,7 @@ pub struct UdpCtx<'a> {
     pub now: Timestamp,
     /// Packets of the flow so far, this one included.
     pub packets: u64,
+    /// `log_dns_complete` is on and no endpoint of the flow is multicast: datagrams that parse
+    /// as DNS are logged and type an unknown direction as DNS.
+    pub dns_log: bool,
 }

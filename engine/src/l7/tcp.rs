@@ -179,6 +179,11 @@ struct Ext {
     http_req_cnt: u32,
     http_res_cnt: u32,
     http_res: [u8; 3],
+    /// The `log_http_complete` row the last segment makes: 0 none, else its kind + 1.
+    http_row: u8,
+    /// Per direction, whether the next segment may continue the last request/response
+    /// (Tstat's `http_request_status`/`http_response_status`): 0 no, else 1 + its cut bits.
+    http_next: [u8; 2],
     npnalpn: [u8; 2],
     tls_session: u8,
     /// Last payload packet before the first Application Data, per direction
@@ -287,7 +292,9 @@ impl TcpL7 {
     /// which kind (0 first segment of a request/response, 1 continuation). Taken once.
     #[inline]
     pub fn take_http_row(&mut self) -> Option<u8> {
-        None
+        let e = self.ext.as_mut()?;
+        let row = std::mem::take(&mut e.http_row);
+        row.checked_sub(1)
     }
 
     /// Looks at one segment (called for every accounted segment, after the statistics).
@@ -312,8 +319,13 @@ impl TcpL7 {
         if data && self.state != State::Ignore {
             self.classify(ctx);
         }
-        if data && ctx.payload.len() >= 5 && http::may_count(ctx.payload[0]) {
-            self.http_counters(ctx);
+        if data && ctx.payload.len() >= 5 {
+            if http::may_count(ctx.payload[0]) {
+                self.http_counters(ctx);
+            }
+            if self.ext.is_some() {
+                self.http_rows(ctx);
+            }
         }
         if let Some(w) = &self.work {
             self.con_type = rtmp_rule(self.con_type, &w.msgs);
@@ -453,6 +465,42 @@ impl TcpL7 {
         } else if ctx.dir == S2C && key(p) == *b"HTTP" {
             let e = self.ext();
             e.http_res_cnt = e.http_res_cnt.wrapping_add(1);
+        }
+    }
+
+    /// Which `log_http_complete` row Tstat's `http_flow_stat` writes for this segment (at least
+    /// 5 bytes): kind 0 for a request (client) or `HTTP/` response (server), and for the next
+    /// segment of a direction after one that starts neither, kind 1 with the first segment's
+    /// cut bits above it (the formatter decides whether the continuation row is empty).
+    fn http_rows(&mut self, ctx: &TcpCtx<'_>) {
+        let p = ctx.payload;
+        let Some(e) = self.ext.as_mut() else {
+            return;
+        };
+        e.http_row = 0;
+        let dir = ctx.dir & 1;
+        match &key(p) {
+            b"GET " | b"POST" | b"HEAD" | b"PUT " | b"PATC" | b"DELE" | b"OPTI" => {
+                if dir == C2S && http::is_request(p) {
+                    e.http_row = 1;
+                    e.http_next[C2S] = 1 + http::request_cuts(p);
+                }
+            }
+            b"HTTP" => {
+                if dir == S2C {
+                    e.http_next[S2C] = 1;
+                    if p[4] == b'/' {
+                        e.http_row = 1;
+                        e.http_next[S2C] = 1 + http::response_cuts(p);
+                    }
+                }
+            }
+            _ => {
+                let next = std::mem::take(&mut e.http_next[dir]);
+                if next != 0 {
+                    e.http_row = 1 + (1 | ((next - 1) << 1));
+                }
+            }
         }
     }
 

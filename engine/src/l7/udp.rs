@@ -20,12 +20,13 @@
 //! an obfuscated-KAD size pattern prints 18 unless port 123 is involved.
 //!
 //! Not owned: the flow counters (`crate::udp`), DN-Hunter, and the DNS log (with
-//! `log_dns_complete`, Tstat also turns LDNS-parseable datagrams of unknown directions into 19;
-//! not modelled here).
+//! `log_dns_complete`, Tstat also turns LDNS-parseable datagrams of unknown directions into 19:
+//! done here, last, with [`ldns`], which also flags the datagram for the DNS log).
 
 mod behavioral;
 mod crypto;
 mod ipp2p;
+pub mod ldns;
 mod quic_tls;
 mod rtp;
 
@@ -157,13 +158,15 @@ pub struct UdpL7 {
     /// `pup->kad_state`: the obfuscated-KAD pattern the flow matched, if any.
     kad_state: u8,
     quic: QuicFlow,
+    /// The last datagram parsed as DNS with the DNS log on (`log_dns_complete`).
+    dns_message: bool,
 }
 
 impl UdpL7 {
     /// Whether the datagram just looked at is a DNS message for `log_dns_complete`. Taken once.
     #[inline]
     pub fn take_dns_message(&mut self) -> bool {
-        false
+        std::mem::take(&mut self.dns_message)
     }
 
     /// Looks at one datagram (after the flow's counters were updated).
@@ -233,6 +236,19 @@ impl UdpL7 {
         if n < MAX_UDP_OBFUSCATE {
             behavioral::check_obfuscate(this, other, &mut self.kad_state, ctx.payload_len + 8);
         }
+
+        // With `log_dns_complete`, a datagram LDNS parses is logged and types an unknown
+        // direction as DNS.
+        if ctx.dns_log {
+            let n = p.len().min(ctx.payload_len as usize);
+            if ldns::parses(&p[..n]) {
+                self.dns_message = true;
+                let d = &mut self.dirs[dir];
+                if d.ty == UDP_UNKNOWN {
+                    d.ty = DNS;
+                }
+            }
+        }
     }
 
     /// The type a direction is printed with (`UDP_p2p_to_logtype`).
@@ -287,6 +303,7 @@ mod tests {
         l7: UdpL7,
         n: u64,
         ports: [u16; 2],
+        dns_log: bool,
     }
 
     impl Flow {
@@ -295,6 +312,7 @@ mod tests {
                 l7: UdpL7::default(),
                 n: 0,
                 ports: [c, s],
+                dns_log: false,
             }
         }
         fn send(&mut self, dir: usize, p: &[u8]) {
@@ -312,6 +330,7 @@ mod tests {
                 dst_port,
                 now: Timestamp::default(),
                 packets: self.n,
+                dns_log: self.dns_log,
             });
         }
         fn types(&self) -> [u8; 2] {
@@ -334,6 +353,27 @@ mod tests {
         resp[2] = 0x81;
         f.send(1, &resp);
         assert_eq!(f.types(), [DNS, DNS]);
+    }
+
+    #[test]
+    fn dns_log_types_ldns_parseable_datagrams() {
+        // A NetBIOS name query: not DNS for the P2P signatures, DNS for LDNS.
+        let mut nb = vec![0xb1, 0xe6, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 32];
+        nb.extend_from_slice(b"FHFAEBEECACACACACACACACACACACAAA");
+        nb.extend_from_slice(&[0, 0x00, 0x20, 0x00, 0x01]);
+        let mut off = Flow::new(137, 137);
+        off.send(0, &nb);
+        assert_eq!(off.types(), [UDP_UNKNOWN, UDP_UNKNOWN]);
+        assert!(!off.l7.take_dns_message());
+        let mut on = Flow::new(137, 137);
+        on.dns_log = true;
+        on.send(0, &nb);
+        assert_eq!(on.types(), [DNS, UDP_UNKNOWN]);
+        assert!(on.l7.take_dns_message());
+        assert!(!on.l7.take_dns_message());
+        on.send(1, &[0xff; 5]);
+        assert_eq!(on.types(), [DNS, UDP_UNKNOWN]);
+        assert!(!on.l7.take_dns_message());
     }
 
     #[test]

@@ -1097,6 +1097,118 @@ pub(crate) fn classify_post(p: &[u8]) -> u8 {
     hit.unwrap_or(POST)
 }
 
+/// Header fields of a `log_http_complete` row that may run to the end of their segment (the
+/// `[*]` cut), as bits: which one was cut decides what the continuation row of the message
+/// (`REQ2`/`RES2`) takes from the next segment's first line.
+pub(crate) mod cut {
+    /// Request path.
+    pub const PATH: u8 = 1;
+    /// `Referer:`.
+    pub const REFERER: u8 = 2;
+    /// `User-Agent:`.
+    pub const USER_AGENT: u8 = 4;
+    /// `Cookie:`.
+    pub const COOKIE: u8 = 8;
+    /// Response `Set-Cookie:`.
+    pub const SET_COOKIE: u8 = 1;
+    /// Response `Location:`.
+    pub const LOCATION: u8 = 2;
+}
+
+/// `[^[:cntrl:]]` in the C locale.
+#[inline]
+fn text_char(c: u8) -> bool {
+    !(c < 0x20 || c == 0x7f)
+}
+
+/// The value of the first `name` header at or after `from` (regex `name([^[:cntrl:]]+)`, or
+/// `name([^[:cntrl:][:space:]]+)` when `word`) in the C string `s`: its start and end.
+pub(crate) fn field(s: &[u8], from: usize, name: &[u8], word: bool) -> Option<(usize, usize)> {
+    let ok = |c: u8| if word { host_char(c) } else { text_char(c) };
+    let mut at = from;
+    while at + name.len() < s.len() {
+        let hit = s.get(at..)?.windows(name.len()).position(|w| w == name)?;
+        let start = at + hit + name.len();
+        let n = s.get(start..)?.iter().take_while(|&&c| ok(c)).count();
+        if n > 0 {
+            return Some((start, start + n));
+        }
+        at += hit + 1;
+    }
+    None
+}
+
+/// The request line (`^([A-Z]+) ([^[:cntrl:][:space:]]+)`) of the C string `s`: method end,
+/// path start and end, and whether a space follows the path (Tstat's first pattern).
+pub(crate) fn request_line(s: &[u8]) -> Option<(usize, usize, usize, bool)> {
+    let m = s.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if m == 0 || s.get(m) != Some(&b' ') {
+        return None;
+    }
+    let start = m + 1;
+    let n = s
+        .get(start..)?
+        .iter()
+        .take_while(|&&c| host_char(c))
+        .count();
+    if n == 0 {
+        return None;
+    }
+    let end = start + n;
+    Some((m, start, end, s.get(end) == Some(&b' ')))
+}
+
+/// Whether a match ending at `end` reaches the last byte of a segment of `len` bytes (Tstat's
+/// `base + rm_eo >= plast`).
+#[inline]
+fn reaches_end(end: usize, len: usize) -> bool {
+    end + 1 >= len
+}
+
+/// The [`cut`] bits of a request segment (cookie included whatever the privacy level).
+pub(crate) fn request_cuts(p: &[u8]) -> u8 {
+    let s = c_str(p);
+    let mut bits = 0;
+    let mut base = 0;
+    if let Some((_, _, end, space)) = request_line(s) {
+        if space {
+            base = end;
+        } else if reaches_end(end, p.len()) {
+            bits |= cut::PATH;
+        }
+    }
+    let fields: [(&[u8], bool, u8); 3] = [
+        (b"Referer: ", true, cut::REFERER),
+        (b"User-Agent: ", false, cut::USER_AGENT),
+        (b"Cookie: ", false, cut::COOKIE),
+    ];
+    for (name, word, bit) in fields {
+        if let Some((_, end)) = field(s, base, name, word) {
+            if reaches_end(end, p.len()) {
+                bits |= bit;
+            }
+        }
+    }
+    bits
+}
+
+/// The [`cut`] bits of a response segment.
+pub(crate) fn response_cuts(p: &[u8]) -> u8 {
+    let s = c_str(p);
+    let mut bits = 0;
+    if let Some((_, end)) = field(s, 0, b"Set-Cookie: ", false) {
+        if reaches_end(end, p.len()) {
+            bits |= cut::SET_COOKIE;
+        }
+    }
+    if let Some((_, end)) = field(s, 0, b"Location: ", true) {
+        if reaches_end(end, p.len()) {
+            bits |= cut::LOCATION;
+        }
+    }
+    bits
+}
+
 #[cfg(test)]
 mod tests {
     use super::class::*;
@@ -1104,6 +1216,30 @@ mod tests {
 
     const REQ: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: bro.org\r\nUser-Agent: x\r\n\r\n";
     const RES: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn cuts() {
+        assert_eq!(request_cuts(REQ), 0);
+        assert_eq!(request_cuts(b"GET /very/long/pa"), cut::PATH);
+        assert_eq!(
+            request_cuts(b"GET / HTTP/1.1\r\nUser-Agent: Moz"),
+            cut::USER_AGENT
+        );
+        assert_eq!(
+            request_cuts(b"GET / HTTP/1.1\r\nReferer: http://a/\r"),
+            cut::REFERER
+        );
+        assert_eq!(response_cuts(RES), 0);
+        assert_eq!(
+            response_cuts(b"HTTP/1.1 302 Found\r\nLocation: http://x"),
+            cut::LOCATION
+        );
+        assert_eq!(
+            response_cuts(b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b"),
+            cut::SET_COOKIE
+        );
+        assert_eq!(field(b"X: \r\nX: v", 0, b"X: ", true), Some((8, 9)));
+    }
 
     #[test]
     fn request_and_response() {
