@@ -126,21 +126,9 @@ impl<S: RecordSink> Worker<S> {
                             self.stats.tcp_trash += 1;
                             return;
                         }
-                        self.collect(ts);
-                        if let Some(f) = self.table.evict_if_full(true, self.cfg.max_tcp_flows) {
-                            self.stats.evicted += 1;
-                            self.close(f, None);
-                        }
                         self.stats.tcp_flows += 1;
-                        let mut flow = new_flow(
-                            key,
-                            src_is_lo,
-                            src_int,
-                            dst_int,
-                            FlowState::Tcp(TcpFlow::new(ts)),
-                        );
-                        flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
-                        self.table.insert(flow)
+                        let state = FlowState::Tcp(TcpFlow::new(ts));
+                        self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
                 let flow = self.table.get_mut(id);
@@ -193,21 +181,9 @@ impl<S: RecordSink> Worker<S> {
                 let id = match self.table.lookup(&key) {
                     Some(id) => id,
                     None => {
-                        self.collect(ts);
-                        if let Some(f) = self.table.evict_if_full(false, self.cfg.max_udp_flows) {
-                            self.stats.evicted += 1;
-                            self.close(f, None);
-                        }
                         self.stats.udp_flows += 1;
-                        let mut flow = new_flow(
-                            key,
-                            src_is_lo,
-                            src_int,
-                            dst_int,
-                            FlowState::Udp(UdpFlow::default()),
-                        );
-                        flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
-                        self.table.insert(flow)
+                        let state = FlowState::Udp(UdpFlow::default());
+                        self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
                 let flow = self.table.get_mut(id);
@@ -257,6 +233,31 @@ impl<S: RecordSink> Worker<S> {
             };
             self.close(f, complete);
         }
+    }
+
+    /// Creates a flow, as Tstat does when a packet matches none: a collector pass first (if
+    /// due), an eviction if the table is full, then the new flow with its DN-Hunter name.
+    fn create(
+        &mut self,
+        now: Timestamp,
+        pkt: &wire::Packet<'_>,
+        key: FlowKey,
+        src_is_lo: bool,
+        internal: [bool; 2],
+        state: FlowState,
+    ) -> crate::flow::FlowId {
+        self.collect(now);
+        let (tcp, max) = match state {
+            FlowState::Tcp(_) => (true, self.cfg.max_tcp_flows),
+            FlowState::Udp(_) => (false, self.cfg.max_udp_flows),
+        };
+        if let Some(f) = self.table.evict_if_full(tcp, max) {
+            self.stats.evicted += 1;
+            self.close(f, None);
+        }
+        let mut flow = new_flow(key, src_is_lo, internal[0], internal[1], state);
+        flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
+        self.table.insert(flow)
     }
 
     fn collect(&mut self, now: Timestamp) {
