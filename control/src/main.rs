@@ -106,6 +106,8 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Per-message logs cost the workers a copy per message: only when they are written.
     engine.http_log = runtime.logs.http_complete && !a.no_logs;
     engine.dns_log = runtime.logs.dns_complete && !a.no_logs;
+    engine.tcp_periodic = runtime.logs.tcp_periodic && !a.no_logs;
+    engine.udp_periodic = runtime.logs.udp_periodic && !a.no_logs;
     let crypto = crypto_config(&a)?;
     let workers = match a.workers {
         Some(0) => anyhow::bail!("--workers must be at least 1"),

@@ -95,6 +95,8 @@ pub struct LogSet {
     udp_complete: Option<LogFile>,
     http_complete: Option<LogFile>,
     dns_complete: Option<LogFile>,
+    tcp_periodic: Option<LogFile>,
+    udp_periodic: Option<LogFile>,
     httplog_full_url: u8,
     others: Vec<LogFile>,
     line: Vec<u8>,
@@ -163,14 +165,22 @@ impl LogSet {
         } else {
             None
         };
+        let tcp_periodic = if on(l.tcp_periodic) {
+            Some(open("log_tcp_periodic", hdr("log_tcp_periodic"))?)
+        } else {
+            None
+        };
+        let udp_periodic = if on(l.udp_periodic) {
+            Some(open("log_udp_periodic", hdr("log_udp_periodic"))?)
+        } else {
+            None
+        };
         let mut others = Vec::new();
         for (name, wanted) in [
             ("log_mm_complete", l.mm_complete),
             ("log_video_complete", l.video_complete),
             ("log_chat_complete", l.chat_complete),
             ("log_chat_messages", l.chat_messages),
-            ("log_tcp_periodic", l.tcp_periodic),
-            ("log_udp_periodic", l.udp_periodic),
         ] {
             if on(wanted) {
                 others.push(open(name, hdr(name))?);
@@ -184,6 +194,8 @@ impl LogSet {
             udp_complete,
             http_complete,
             dns_complete,
+            tcp_periodic,
+            udp_periodic,
             httplog_full_url: rt.httplog_full_url,
             others,
             line: Vec::with_capacity(4096),
@@ -235,6 +247,21 @@ impl LogSet {
                     f.write(&self.line)?;
                 }
             }
+            FlowRecord::Periodic(p) => {
+                let target = if p.tcp {
+                    &mut self.tcp_periodic
+                } else {
+                    &mut self.udp_periodic
+                };
+                if let Some(f) = target {
+                    if p.tcp {
+                        logs::periodic::tcp_row(&mut self.line, p, self.anon.as_mut());
+                    } else {
+                        logs::periodic::udp_row(&mut self.line, p, self.anon.as_mut());
+                    }
+                    f.write(&self.line)?;
+                }
+            }
         }
         Ok(())
     }
@@ -247,6 +274,8 @@ impl LogSet {
             self.udp_complete,
             self.http_complete,
             self.dns_complete,
+            self.tcp_periodic,
+            self.udp_periodic,
         ]
         .into_iter()
         .flatten()

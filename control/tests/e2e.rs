@@ -170,8 +170,14 @@ fn check_config(config: &str, extra: &[&str]) {
                 .into_iter()
                 .map(|d| format!("{t}: {d}")),
         );
-        // Per-message logs: the same rows, byte for byte (row order is not part of the format).
-        for log in ["log_http_complete", "log_dns_complete"] {
+        // Per-message and periodic logs: the same rows, byte for byte (row order is not part
+        // of the format).
+        for log in [
+            "log_http_complete",
+            "log_dns_complete",
+            "log_tcp_periodic",
+            "log_udp_periodic",
+        ] {
             let expected = golden.join(&t).join(log);
             if expected.exists() && sorted_rows(&expected) != sorted_rows(&actual.join(log)) {
                 all.push(format!("{t}: {log} differs"));

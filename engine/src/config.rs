@@ -32,6 +32,11 @@ pub struct EngineConfig {
     /// `log_dns_complete` is on: DNS messages are handed to the control plane (and, as in Tstat,
     /// any UDP direction that carries DNS is typed as DNS).
     pub dns_log: bool,
+    /// `log_tcp_periodic` is on: TCP flows keep per-bin counters and emit a row every
+    /// [`PERIODIC_INTERVAL_US`] of activity and at their end.
+    pub tcp_periodic: bool,
+    /// `log_udp_periodic` is on (as `tcp_periodic`, for UDP flows).
+    pub udp_periodic: bool,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +54,12 @@ impl Default for EngineConfig {
             max_udp_flows: 1 << 20,
             http_log: false,
             dns_log: false,
+            tcp_periodic: false,
+            udp_periodic: false,
         }
     }
 }
+
+/// Tstat's `Log_Periodic_Interval` (1 s): a flow's periodic row is written when one of its
+/// packets arrives more than this long after the start of the current bin.
+pub const PERIODIC_INTERVAL_US: f64 = 1_000_000.0;

@@ -316,6 +316,74 @@ pub struct MessageRecord {
     pub fqdn: InlineStr<256>,
 }
 
+/// One direction's counters over one bin of `log_tcp_periodic` / `log_udp_periodic`: deltas
+/// since the previous row of the flow (UDP flows fill `packets` and `data_bytes` only).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PeriodicDir {
+    /// Packets.
+    pub packets: u64,
+    /// RST segments.
+    pub rst: u64,
+    /// Segments with ACK.
+    pub ack: u64,
+    /// Pure ACKs.
+    pub pure_ack: u64,
+    /// Unique payload bytes.
+    pub unique_bytes: u64,
+    /// Segments with payload.
+    pub data_pkts: u64,
+    /// Payload bytes (UDP: `UDP length − 8`).
+    pub data_bytes: u64,
+    /// Retransmitted segments.
+    pub rexmit_pkts: u64,
+    /// Retransmitted bytes.
+    pub rexmit_bytes: u64,
+    /// Out-of-sequence segments.
+    pub ooo: u64,
+    /// SYN segments.
+    pub syn: u64,
+    /// FIN segments.
+    pub fin: u64,
+    /// Tstat's `Average` of the bin's RTT samples, in ms.
+    pub rtt_avg: f64,
+    /// RTT samples in the bin.
+    pub rtt_count: u64,
+    /// Smallest positive congestion-window estimate of the bin (0 if none).
+    pub cwin_min: u32,
+    /// Largest congestion-window estimate of the bin.
+    pub cwin_max: u32,
+    /// Segments carrying SACK blocks.
+    pub sacks: u64,
+}
+
+/// One row of `log_tcp_periodic` (`tcp`) or `log_udp_periodic`: a flow's activity since its
+/// previous row. Written for every flow, external ones included, as Tstat does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodicRecord {
+    /// TCP (else UDP).
+    pub tcp: bool,
+    /// Client of the flow.
+    pub c_ip: IpAddr,
+    /// Client port.
+    pub c_port: u16,
+    /// Server of the flow.
+    pub s_ip: IpAddr,
+    /// Server port.
+    pub s_port: u16,
+    /// Client address is internal.
+    pub c_isint: bool,
+    /// Server address is internal.
+    pub s_isint: bool,
+    /// Start of the bin (the flow's start, or the packet that ended the previous bin).
+    pub bin_start: Timestamp,
+    /// First packet of the flow.
+    pub first: Timestamp,
+    /// Last packet of the flow so far.
+    pub last: Timestamp,
+    /// Client-to-server and server-to-client deltas.
+    pub dirs: [PeriodicDir; 2],
+}
+
 /// A record as it travels through a worker's ring.
 // Records are fixed-size plain data that move through rings by copy; boxing would allocate.
 #[allow(clippy::large_enum_variant)]
@@ -329,4 +397,6 @@ pub enum FlowRecord {
     Http(MessageRecord),
     /// A message for `log_dns_complete`.
     Dns(MessageRecord),
+    /// A row of `log_tcp_periodic` or `log_udp_periodic`.
+    Periodic(PeriodicRecord),
 }

@@ -2,8 +2,9 @@
 //! `UDP length − 8` bytes. A UDP flow has no closing handshake; it ends by idle timeout or at
 //! the end of the trace (see `flow`). Layer-7 typing of UDP flows is not owned here.
 
+use crate::config::PERIODIC_INTERVAL_US;
 use crate::l7::{udp::UdpL7, UdpCtx};
-use crate::record::{UdpDirRecord, UdpL7Record};
+use crate::record::{PeriodicDir, UdpDirRecord, UdpL7Record};
 use crate::time::Timestamp;
 use crate::wire::UdpDatagram;
 
@@ -15,6 +16,16 @@ pub struct UdpFlow {
     last_time: Timestamp,
     packets: u64,
     l7: UdpL7,
+    /// `log_udp_periodic` state, present only when that log is on.
+    periodic: Option<Box<UdpPeriodic>>,
+}
+
+/// Start of the current `log_udp_periodic` bin and the counters at that time.
+#[derive(Debug, Default)]
+struct UdpPeriodic {
+    bin_start: Timestamp,
+    /// Packets and bytes per direction at the start of the bin.
+    snap: [(u64, u64); 2],
 }
 
 impl UdpFlow {
@@ -48,6 +59,45 @@ impl UdpFlow {
             dns_log,
         };
         self.l7.on_datagram(&ctx);
+    }
+
+    /// Turns on `log_udp_periodic` bins for a flow created at `now`.
+    pub fn enable_periodic(&mut self, now: Timestamp) {
+        self.periodic = Some(Box::new(UdpPeriodic {
+            bin_start: now,
+            snap: [(0, 0); 2],
+        }));
+    }
+
+    /// Whether a datagram arriving at `now` ends the current periodic bin (checked before the
+    /// datagram is accounted, as Tstat does).
+    #[inline]
+    pub fn periodic_due(&self, now: Timestamp) -> bool {
+        match &self.periodic {
+            Some(p) => Timestamp::elapsed_us(p.bin_start, now) > PERIODIC_INTERVAL_US,
+            None => false,
+        }
+    }
+
+    /// Ends the current periodic bin: returns its start, the flow's first and last packet
+    /// times and the per-direction deltas, and starts the next bin at `now`. `None` when the
+    /// periodic log is off.
+    pub fn take_periodic(
+        &mut self,
+        now: Timestamp,
+    ) -> Option<(Timestamp, Timestamp, Timestamp, [PeriodicDir; 2])> {
+        let p = self.periodic.as_deref_mut()?;
+        let mut dirs = [PeriodicDir::default(); 2];
+        for (d, out) in dirs.iter_mut().enumerate() {
+            let cur = &self.dirs[d];
+            let (pk, by) = p.snap[d];
+            out.packets = cur.packets.wrapping_sub(pk);
+            out.data_bytes = cur.bytes.wrapping_sub(by);
+            p.snap[d] = (cur.packets, cur.bytes);
+        }
+        let start = p.bin_start;
+        p.bin_start = now;
+        Some((start, self.dirs[0].first, self.last_time, dirs))
     }
 
     /// Whether the last datagram is a DNS message for `log_dns_complete`.

@@ -9,7 +9,7 @@ use crate::config::EngineConfig;
 use crate::flow::{new_flow, Flow, FlowKey, FlowState, FlowTable};
 use crate::l7::dns::{DnsCache, DnsEntry};
 use crate::record::{DnsInfo, MessageRecord};
-use crate::record::{FlowRecord, TcpRecord, UdpRecord};
+use crate::record::{FlowRecord, PeriodicDir, PeriodicRecord, TcpRecord, UdpRecord};
 use crate::stats::CoreStats;
 use crate::tcp::{SegPool, TcpFlow, Verdict, C2S, S2C};
 use crate::time::Timestamp;
@@ -127,10 +127,17 @@ impl<S: RecordSink> Worker<S> {
                             return;
                         }
                         self.stats.tcp_flows += 1;
-                        let state = FlowState::Tcp(TcpFlow::new(ts));
+                        let mut t = TcpFlow::new(ts);
+                        if self.cfg.tcp_periodic {
+                            t.enable_periodic(ts);
+                        }
+                        let state = FlowState::Tcp(t);
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
+                if self.cfg.tcp_periodic {
+                    self.periodic_row(id, ts);
+                }
                 let flow = self.table.get_mut(id);
                 let dir = if src_is_lo == flow.client_is_lo {
                     C2S
@@ -182,10 +189,17 @@ impl<S: RecordSink> Worker<S> {
                     Some(id) => id,
                     None => {
                         self.stats.udp_flows += 1;
-                        let state = FlowState::Udp(UdpFlow::default());
+                        let mut u = UdpFlow::default();
+                        if self.cfg.udp_periodic {
+                            u.enable_periodic(ts);
+                        }
+                        let state = FlowState::Udp(u);
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
+                if self.cfg.udp_periodic {
+                    self.periodic_row(id, ts);
+                }
                 let flow = self.table.get_mut(id);
                 let dir = if src_is_lo == flow.client_is_lo {
                     C2S
@@ -260,6 +274,21 @@ impl<S: RecordSink> Worker<S> {
         self.table.insert(flow)
     }
 
+    /// Writes the flow's periodic row if a packet at `now` ends its current bin (Tstat checks
+    /// this before accounting the packet, so the packet opens the next bin).
+    fn periodic_row(&mut self, id: crate::flow::FlowId, now: Timestamp) {
+        let flow = self.table.get_mut(id);
+        let bin = match &mut flow.state {
+            FlowState::Tcp(t) if t.periodic_due(now) => t.take_periodic(now),
+            FlowState::Udp(u) if u.periodic_due(now) => u.take_periodic(now),
+            _ => None,
+        };
+        if let Some(bin) = bin {
+            let rec = periodic_record(flow, bin);
+            self.emit(FlowRecord::Periodic(rec));
+        }
+    }
+
     fn collect(&mut self, now: Timestamp) {
         let cfg = Arc::clone(&self.cfg);
         let mut expired = std::mem::take(&mut self.expired);
@@ -277,6 +306,15 @@ impl<S: RecordSink> Worker<S> {
         let (s_ip, s_port) = flow.server();
         let logged = flow.c_isint || flow.s_isint;
         let dns = flow.dns.as_deref().map(dns_info).unwrap_or_default();
+        // Tstat writes the last periodic row of every flow it closes, external ones included.
+        let bin = match &mut flow.state {
+            FlowState::Tcp(t) => t.take_periodic(Timestamp::ZERO),
+            FlowState::Udp(u) => u.take_periodic(Timestamp::ZERO),
+        };
+        if let Some(bin) = bin {
+            let rec = periodic_record(&flow, bin);
+            self.emit(FlowRecord::Periodic(rec));
+        }
         let rec = match &mut flow.state {
             FlowState::Tcp(t) => {
                 let complete = complete.unwrap_or_else(|| t.syn_both());
@@ -346,6 +384,28 @@ impl<S: RecordSink> Worker<S> {
                 },
             }
         }
+    }
+}
+
+/// The periodic row of `flow` for a bin `(start, first, last, deltas)`.
+fn periodic_record(
+    flow: &Flow,
+    (bin_start, first, last, dirs): (Timestamp, Timestamp, Timestamp, [PeriodicDir; 2]),
+) -> PeriodicRecord {
+    let (c_ip, c_port) = flow.client();
+    let (s_ip, s_port) = flow.server();
+    PeriodicRecord {
+        tcp: matches!(flow.state, FlowState::Tcp(_)),
+        c_ip,
+        c_port,
+        s_ip,
+        s_port,
+        c_isint: flow.c_isint,
+        s_isint: flow.s_isint,
+        bin_start,
+        first,
+        last,
+        dirs,
     }
 }
 
@@ -649,5 +709,56 @@ mod tests {
         w.finish(Timestamp(1_000_000_000_000));
         assert_eq!(w.stats().not_logged_external, 1);
         assert!(w.into_sink().is_empty());
+    }
+
+    #[test]
+    fn periodic_rows_split_a_flow_into_bins_even_when_external() {
+        let mut nets = crate::net::NetSet::default();
+        nets.add("172.16.0.0".parse().unwrap(), 12);
+        let mut w = worker(EngineConfig {
+            nets,
+            udp_periodic: true,
+            ..EngineConfig::default()
+        });
+        feed(&mut w, 0, udp_frame(5, 10));
+        feed(&mut w, 1_000, udp_frame(5, 20)); // exactly 1 s: same bin
+        feed(&mut w, 1_001, udp_frame(5, 30)); // more than 1 s: ends the first bin
+        w.finish(Timestamp(1_000_002_000_000));
+        let rows: Vec<PeriodicRecord> = w
+            .into_sink()
+            .into_iter()
+            .filter_map(|r| match r {
+                FlowRecord::Periodic(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rows.len(), 2);
+        assert!(!rows[0].tcp);
+        assert_eq!(
+            (rows[0].dirs[0].packets, rows[0].dirs[0].data_bytes),
+            (2, 30)
+        );
+        assert_eq!(rows[0].bin_start, rows[0].first);
+        assert_eq!(Timestamp::elapsed_ms(rows[0].first, rows[0].last), 1_000.0);
+        assert_eq!(
+            (rows[1].dirs[0].packets, rows[1].dirs[0].data_bytes),
+            (1, 30)
+        );
+        assert_eq!(
+            Timestamp::elapsed_ms(rows[1].first, rows[1].bin_start),
+            1_001.0
+        );
+    }
+
+    #[test]
+    fn periodic_rows_are_off_by_default() {
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 0, udp_frame(5, 10));
+        feed(&mut w, 5_000, udp_frame(5, 10));
+        w.finish(Timestamp(1_000_010_000_000));
+        assert!(w
+            .into_sink()
+            .iter()
+            .all(|r| !matches!(r, FlowRecord::Periodic(_))));
     }
 }

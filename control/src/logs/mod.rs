@@ -9,6 +9,7 @@ pub mod columns;
 pub mod dns;
 pub mod http;
 pub mod num;
+pub mod periodic;
 
 use num::F6;
 

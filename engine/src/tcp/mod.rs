@@ -11,8 +11,9 @@ mod seqspace;
 
 pub use seqspace::{SegPool, Segment, SeqSpace, INITIAL_RANGES, MAX_SEG_PER_QUAD};
 
+use crate::config::PERIODIC_INTERVAL_US;
 use crate::l7::{tcp::TcpL7, TcpCtx};
-use crate::record::{TcpDirRecord, TcpRecord};
+use crate::record::{PeriodicDir, TcpDirRecord, TcpRecord};
 use crate::time::Timestamp;
 use crate::wire::{Packet, TcpSegment};
 use seqspace::quad_of;
@@ -172,6 +173,60 @@ fn rtt_figures(c: &RuleCtx) -> (f64, f64, f64, bool) {
     (mean_rtt, rto, rtt, valid_rtt)
 }
 
+/// The counters of one direction at the flow's previous periodic row.
+#[derive(Debug, Clone, Copy, Default)]
+struct PeriodicSnap {
+    packets: u64,
+    reset_count: u8,
+    ack_pkts: u64,
+    pureack_pkts: u64,
+    unique_bytes: u64,
+    data_pkts: u64,
+    data_bytes: u64,
+    rexmit_pkts: u32,
+    rexmit_bytes: u32,
+    out_order_pkts: u32,
+    syn_count: u8,
+    fin_count: u8,
+    rtt_sum: f64,
+    rtt_count: u32,
+    sacks_sent: u32,
+}
+
+impl PeriodicSnap {
+    fn of(t: &Tcb) -> PeriodicSnap {
+        PeriodicSnap {
+            packets: t.packets,
+            reset_count: t.reset_count,
+            ack_pkts: t.ack_pkts,
+            pureack_pkts: t.pureack_pkts,
+            unique_bytes: t.unique_bytes,
+            data_pkts: t.data_pkts,
+            data_bytes: t.data_bytes,
+            rexmit_pkts: t.rexmit_pkts,
+            rexmit_bytes: t.rexmit_bytes,
+            out_order_pkts: t.out_order_pkts,
+            syn_count: t.syn_count,
+            fin_count: t.fin_count,
+            rtt_sum: t.rtt_sum,
+            rtt_count: t.rtt_count,
+            sacks_sent: t.sacks_sent,
+        }
+    }
+}
+
+/// `log_tcp_periodic` state (boxed: only flows of a run with the log on pay for it).
+#[derive(Debug, Default)]
+struct TcpPeriodic {
+    /// Start of the current bin (Tstat's `last_print_time`).
+    bin_start: Timestamp,
+    /// Counters at the start of the bin.
+    snap: [PeriodicSnap; 2],
+    /// Congestion-window estimates of the bin (Tstat's `cwin_{min,max}_periodic`).
+    cwin_min: [u32; 2],
+    cwin_max: [u32; 2],
+}
+
 /// A tracked TCP connection.
 #[derive(Debug)]
 pub struct TcpFlow {
@@ -182,6 +237,8 @@ pub struct TcpFlow {
     packets: u64,
     /// Layer-7 classifier state.
     l7: TcpL7,
+    /// Present only when `log_tcp_periodic` is on.
+    periodic: Option<Box<TcpPeriodic>>,
 }
 
 impl TcpFlow {
@@ -193,7 +250,67 @@ impl TcpFlow {
             last_time: now,
             packets: 0,
             l7: TcpL7::default(),
+            periodic: None,
         }
+    }
+
+    /// Turns on `log_tcp_periodic` bins for a flow created at `now`.
+    pub fn enable_periodic(&mut self, now: Timestamp) {
+        self.periodic = Some(Box::new(TcpPeriodic {
+            bin_start: now,
+            ..Default::default()
+        }));
+    }
+
+    /// Whether a segment arriving at `now` ends the current periodic bin (checked before the
+    /// segment is accounted, as Tstat does).
+    #[inline]
+    pub fn periodic_due(&self, now: Timestamp) -> bool {
+        match &self.periodic {
+            Some(p) => Timestamp::elapsed_us(p.bin_start, now) > PERIODIC_INTERVAL_US,
+            None => false,
+        }
+    }
+
+    /// Ends the current periodic bin: returns its start, the flow's first and last packet
+    /// times and the per-direction deltas, and starts the next bin at `now`. `None` when the
+    /// periodic log is off.
+    pub fn take_periodic(
+        &mut self,
+        now: Timestamp,
+    ) -> Option<(Timestamp, Timestamp, Timestamp, [PeriodicDir; 2])> {
+        let p = self.periodic.as_deref_mut()?;
+        let mut dirs = [PeriodicDir::default(); 2];
+        for (d, out) in dirs.iter_mut().enumerate() {
+            let t = &self.dirs[d];
+            let o = &p.snap[d];
+            let rtt_count = t.rtt_count.wrapping_sub(o.rtt_count);
+            *out = PeriodicDir {
+                packets: t.packets.wrapping_sub(o.packets),
+                rst: u64::from(t.reset_count.wrapping_sub(o.reset_count)),
+                ack: t.ack_pkts.wrapping_sub(o.ack_pkts),
+                pure_ack: t.pureack_pkts.wrapping_sub(o.pureack_pkts),
+                unique_bytes: t.unique_bytes.wrapping_sub(o.unique_bytes),
+                data_pkts: t.data_pkts.wrapping_sub(o.data_pkts),
+                data_bytes: t.data_bytes.wrapping_sub(o.data_bytes),
+                rexmit_pkts: u64::from(t.rexmit_pkts.wrapping_sub(o.rexmit_pkts)),
+                rexmit_bytes: u64::from(t.rexmit_bytes.wrapping_sub(o.rexmit_bytes)),
+                ooo: u64::from(t.out_order_pkts.wrapping_sub(o.out_order_pkts)),
+                syn: u64::from(t.syn_count.wrapping_sub(o.syn_count)),
+                fin: u64::from(t.fin_count.wrapping_sub(o.fin_count)),
+                rtt_avg: average(t.rtt_sum - o.rtt_sum, rtt_count) / 1000.0,
+                rtt_count: u64::from(rtt_count),
+                cwin_min: p.cwin_min[d],
+                cwin_max: p.cwin_max[d],
+                sacks: u64::from(t.sacks_sent.wrapping_sub(o.sacks_sent)),
+            };
+            p.snap[d] = PeriodicSnap::of(t);
+        }
+        let start = p.bin_start;
+        p.bin_start = now;
+        p.cwin_min = [0; 2];
+        p.cwin_max = [0; 2];
+        Some((start, self.first_time, self.last_time, dirs))
     }
 
     /// Time of the last packet in either direction.
@@ -465,6 +582,14 @@ impl TcpFlow {
                 }
                 if t.cwin_min == 0 || cwin < t.cwin_min {
                     t.cwin_min = cwin;
+                }
+                if let Some(p) = self.periodic.as_deref_mut() {
+                    if cwin > p.cwin_max[this] {
+                        p.cwin_max[this] = cwin;
+                    }
+                    if p.cwin_min[this] == 0 || cwin < p.cwin_min[this] {
+                        p.cwin_min[this] = cwin;
+                    }
                 }
             }
         }
