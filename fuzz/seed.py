@@ -16,6 +16,23 @@ Writes (corpus directories are git-ignored; files are named by their SHA-1, as l
                        (handshake, data, retransmission, FIN/RST teardown, UDP, timeouts,
                        HTTP and DNS content), and per trace the payloads of its first
                        conversation replayed on one of the target's fixed endpoint pairs.
+  fuzz/corpus/tls/     (the `tcp_session` format: cfg byte, then h | len | data per segment)
+                       every TCP conversation of the traces that carries a TLS record (first
+                       byte 0x16..0x17 / SSLv2 hello), all its payload segments in order; and
+                       every TLS-looking segment alone (client ones as segment 0, server ones
+                       flipped to the server).
+  fuzz/corpus/http/    the same for conversations and segments that start with an HTTP method
+                       or `HTTP/`, plus hand-built request/response exchanges (continuations,
+                       Host, cut headers), with the httplog_full_url bits varied.
+  fuzz/corpus/dns/     every UDP payload to or from port 53 (cfg byte: server-sent and IPv6
+                       variants), plus hand-built queries and responses (A, AAAA, CNAME chain,
+                       compression pointers).
+  fuzz/corpus/quic/    the RFC 9001 Appendix A.2 client Initial (hex read from
+                       engine/src/l7/udp/crypto.rs) alone, followed by a server long header, and
+                       with the version changed; its ClientHello (SNI example.com) re-protected
+                       with a 1-byte packet number, which Tstat's fixed offsets decrypt (needs
+                       the `cryptography` module; skipped without it); every UDP conversation of
+                       the traces (first 16 datagrams).
 
 Only classic pcap input is read (both byte orders, micro- and nanosecond magic).
 """
@@ -23,6 +40,7 @@ Only classic pcap input is read (both byte orders, micro- and nanosecond magic).
 import gzip
 import hashlib
 import os
+import re
 import struct
 import sys
 
@@ -307,6 +325,219 @@ def worker_seeds():
     write("worker", seq(*handshake(6), (tcp(6, False, FIN | ACK), 1), *handshake(7)))
 
 
+# ---- layer-7 targets (tls, http, dns, quic) ----
+
+HTTP_STARTS = (b"GET ", b"POST", b"HEAD", b"PUT ", b"PATC", b"DELE", b"OPTI", b"HTTP")
+L7_MAX_SEGMENTS = 48
+L7_MAX_BYTES = 32768
+
+
+def l7_session(segments, cfg=0):
+    """tcp_session / quic input: segments are (dir, payload); h's bit 0 flips the alternation."""
+    out = bytes([cfg])
+    for i, (d, payload) in enumerate(segments):
+        payload = payload[:0xFFFF]
+        out += bytes([(i & 1) ^ d]) + struct.pack(">H", len(payload)) + payload
+    return out
+
+
+def is_tls(p):
+    return (len(p) >= 5 and p[0] in (0x14, 0x15, 0x16, 0x17) and p[1] == 3) or (
+        len(p) >= 3 and p[0] & 0x80 and p[2] == 1
+    )
+
+
+def is_http(p):
+    return p[:4] in HTTP_STARTS
+
+
+def conversations(frames, proto):
+    """{(client, server) 4-tuple key: [(dir, payload)]} in capture order; the client is the
+    sender of the first packet seen (of the SYN without ACK for TCP where there is one)."""
+    convs = {}
+    order = []
+    for _, _, _, frame in frames:
+        l3 = l3_of_ethernet(frame)
+        l4 = l4_of_frame(frame)
+        if l3 is None or l4 is None or l4[0] != proto:
+            continue
+        et, ip = l3
+        if et == 0x0800:
+            src, dst = ip[12:16], ip[16:20]
+        else:
+            src, dst = ip[8:24], ip[24:40]
+        _, sp, dp, payload = l4
+        a, b = (src, sp), (dst, dp)
+        if (a, b) in convs:
+            key, d = (a, b), 0
+        elif (b, a) in convs:
+            key, d = (b, a), 1
+        else:
+            key, d = (a, b), 0
+            convs[key] = []
+            order.append(key)
+        if payload:
+            convs[key].append((d, payload))
+    return [(k, convs[k]) for k in order]
+
+
+def tcp_l7_seeds(frames):
+    for (c, s), segs in conversations(frames, 6):
+        segs = segs[:L7_MAX_SEGMENTS]
+        total = 0
+        kept = []
+        for d, p in segs:
+            if total + len(p) > L7_MAX_BYTES:
+                break
+            kept.append((d, p))
+            total += len(p)
+        if not kept:
+            continue
+        port = s[1]
+        if any(is_tls(p) for _, p in kept):
+            cfg = 0 if port == 443 else 3
+            write("tls", l7_session(kept, cfg))
+        if any(is_http(p) for _, p in kept):
+            cfg = 0 if port == 80 else 3
+            write("http", l7_session(kept, cfg))
+            write("http", l7_session(kept, cfg | 0x08 | 0x40))
+            write("http", l7_session(kept, cfg | 0x10 | 0x20))
+        for d, p in kept:
+            if is_tls(p):
+                write("tls", l7_session([(d, p)]))
+            if is_http(p):
+                write("http", l7_session([(d, p)]))
+
+
+def udp_l7_seeds(frames):
+    for (c, s), dgrams in conversations(frames, 17):
+        if 53 in (c[1], s[1]):
+            for d, p in dgrams[:64]:
+                from_server = (d == 1) == (s[1] == 53)
+                v6 = len(c[0]) == 16
+                cfg = (1 if v6 else 0) | (0x02 | 0x08 if from_server else 0)
+                write("dns", bytes([cfg]) + p)
+        if dgrams:
+            write("quic", l7_session(dgrams[:16], 0 if s[1] == 443 else 3))
+
+
+def dns_name(n):
+    return b"".join(bytes([len(l)]) + l for l in n.split(b".")) + b"\0"
+
+
+def hkdf_expand_label(secret, label, length):
+    import hmac
+
+    full = b"tls13 " + label
+    info = struct.pack(">H", length) + bytes([len(full)]) + full + b"\0"
+    out, t, i = b"", b"", 1
+    while len(out) < length:
+        t = hmac.new(secret, t + info + bytes([i]), "sha256").digest()
+        out += t
+        i += 1
+    return out[:length]
+
+
+def quic_client_initial(dcid, hello, pn=0):
+    """A protected QUIC v1 client Initial carrying `hello` (a TLS handshake message) in one
+    CRYPTO frame, padded to 1200 bytes, with a one-byte packet number (what Tstat's offsets
+    assume), as `protect` in engine/src/l7/udp/quic_tls.rs builds it (the AEAD tag is filler,
+    never checked). None without the `cryptography` module."""
+    import hmac
+
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:
+        return None
+    salt = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+    initial = hmac.new(salt, dcid, "sha256").digest()
+    cs = hkdf_expand_label(initial, b"client in", 32)
+    key, iv, hp = (hkdf_expand_label(cs, b"quic key", 16), hkdf_expand_label(cs, b"quic iv", 12),
+                   hkdf_expand_label(cs, b"quic hp", 16))
+    frames = b"\x06\x00" + struct.pack(">H", 0x4000 | len(hello)) + hello
+    hdr = bytes([0xC0, 0, 0, 0, 1, len(dcid)]) + dcid + b"\x00\x00"
+    pkt_len = 1200 - len(hdr) - 2
+    frames = frames.ljust(pkt_len - 1 - 16, b"\0")
+    hdr += struct.pack(">H", 0x4000 | pkt_len)
+    pn_at = len(hdr)
+    hdr += bytes([pn])
+    nonce = bytearray(iv)
+    nonce[11] ^= pn
+    enc = Cipher(algorithms.AES(key), modes.CTR(bytes(nonce) + b"\0\0\0\x02")).encryptor()
+    pkt = bytearray(hdr + enc.update(frames) + enc.finalize() + b"\xab" * 16)
+    sample = bytes(pkt[pn_at + 4 : pn_at + 20])
+    mask = Cipher(algorithms.AES(hp), modes.ECB()).encryptor().update(sample)
+    pkt[0] ^= mask[0] & 0x0F
+    pkt[pn_at] ^= mask[1]
+    return bytes(pkt)
+
+
+def handmade_l7_seeds():
+    # HTTP: request/response, continuation segments, cut headers, other methods.
+    req = (b"GET /index.html?q=1 HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: fuzz/1.0\r\n"
+           b"Referer: http://example.org/\r\nCookie: a=b\r\n\r\n")
+    res = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n"
+           b"Server: x\r\nSet-Cookie: s=1\r\nLocation: /x\r\n\r\nhello")
+    for cfg in (0, 0x08, 0x10, 0x20 | 0x40):
+        write("http", l7_session([(0, req), (0, res)], cfg))
+        write("http", l7_session([(0, req[:30]), (1, req[30:]), (1, res[:20]), (0, res[20:])], cfg))
+    for m in (b"POST", b"HEAD", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"):
+        write("http", l7_session([(0, m + b" / HTTP/1.0\r\nHost: h\r\n\r\n"), (0, b"HTTP/1.0 404 Not Found\r\n\r\n")]))
+    write("http", l7_session([(0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")] * 6))
+    # DNS: a query and a response (A, AAAA, CNAME with a compression pointer).
+    q = dns_name(b"www.example.com")
+    hdr_q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    query = hdr_q + q + struct.pack(">HH", 1, 1)
+    ans = (struct.pack(">HHHIH", 0xC00C, 5, 1, 300, 6) + b"\x03cdn\xc0\x10"
+           + struct.pack(">HHHIH", 0xC02D, 1, 1, 60, 4) + bytes([192, 0, 2, 7]))
+    resp = struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 2, 0, 0) + q + struct.pack(">HH", 1, 1) + ans
+    query6 = hdr_q + q + struct.pack(">HH", 28, 1)
+    ans6 = struct.pack(">HHHIH", 0xC00C, 28, 1, 60, 16) + bytes(range(16))
+    resp6 = struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + q + struct.pack(">HH", 28, 1) + ans6
+    for cfg, m in ((0, query), (0x0A, resp), (1, query6), (0x0B, resp6), (0x0E, resp)):
+        write("dns", bytes([cfg]) + m)
+    write("quic", l7_session([(0, query), (0, resp)], 2))
+    # QUIC: the RFC 9001 client Initial.
+    src = open(os.path.join(REPO, "engine", "src", "l7", "udp", "crypto.rs")).read()
+    m = re.search(r"A2_PROTECTED: &str = concat!\((.*?)\);", src, re.S)
+    if m:
+        initial = bytes.fromhex("".join(re.findall(r'"([0-9a-f]+)"', m.group(1))))
+        # A server long-header Initial answering it (SCID set, same version), undecryptable.
+        server = bytes([0xC1, 0, 0, 0, 1, 0, 8]) + bytes(range(8)) + b"\x00\x40\x20" + bytes(range(32, 64))
+        write("quic", l7_session([(0, initial)]))
+        write("quic", l7_session([(0, initial), (0, server)]))
+        write("quic", l7_session([(0, initial), (0, server), (0, initial), (0, server)], 4))
+        write("quic", l7_session([(0, initial[:600])]))
+        # Its ClientHello (CRYPTO frame of Appendix A.2) as a TLS-over-TCP record, whole and
+        # split over two segments, followed by a ServerHello and a Certificate.
+        m2 = re.search(r"A2_CRYPTO_FRAME: &str = concat!\((.*?)\);", src, re.S)
+        if m2:
+            frame = bytes.fromhex("".join(re.findall(r'"([0-9a-f]+)"', m2.group(1))))
+            hs = frame[4 : 4 + ((frame[2] & 0x3F) << 8 | frame[3])]
+            ch = b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
+            sh_body = (b"\x03\x03" + bytes(32) + b"\x00" + b"\x13\x01\x00"
+                       + struct.pack(">H", 6 + 9) + b"\x00\x2b\x00\x02\x03\x04"
+                       + b"\x00\x10\x00\x05\x00\x03\x02h2")
+            sh_hs = b"\x02" + struct.pack(">I", len(sh_body))[1:] + sh_body
+            sh = b"\x16\x03\x03" + struct.pack(">H", len(sh_hs)) + sh_hs
+            cert_hs = b"\x0b" + struct.pack(">I", 3 + 3 + 10)[1:] + b"\x00\x00\x0d" + b"\x00\x00\x0a" + bytes(10)
+            cert = b"\x16\x03\x03" + struct.pack(">H", len(cert_hs)) + cert_hs
+            ccs_app = b"\x14\x03\x03\x00\x01\x01" + b"\x17\x03\x03\x00\x04abcd"
+            write("tls", l7_session([(0, ch)]))
+            write("tls", l7_session([(0, ch), (0, sh + cert), (0, ccs_app), (0, ccs_app)]))
+            write("tls", l7_session([(0, ch[:100]), (1, ch[100:]), (0, sh), (0, cert)]))
+            write("tls", l7_session([(0, ch), (0, sh + cert)], 4))
+            # The same ClientHello in a client Initial Tstat's offsets can decrypt (1-byte
+            # packet number), alone and answered by the server header.
+            for dcid in (bytes.fromhex("8394c8f03e515708"), bytes(range(20)), b"\x01"):
+                pkt = quic_client_initial(dcid, hs)
+                if pkt:
+                    write("quic", l7_session([(0, pkt)]))
+                    write("quic", l7_session([(0, pkt), (0, server), (0, pkt)], 4))
+        for v in (b"\xff\x00\x00\x1d", b"\x6b\x33\x43\xcf", b"\x00\x00\x00\x00"):
+            write("quic", l7_session([(0, initial[:1] + v + initial[5:])]))
+
+
 def main():
     if not os.path.isdir(PCAPS):
         sys.exit(f"no {PCAPS}")
@@ -317,8 +548,11 @@ def main():
         decode_seeds(frames)
         trace_seeds(raw, e, ns, hdr, frames)
         worker_seed_from_trace(frames)
+        tcp_l7_seeds(frames)
+        udp_l7_seeds(frames)
     worker_seeds()
-    for kind in ("decode", "trace", "worker"):
+    handmade_l7_seeds()
+    for kind in ("decode", "trace", "worker", "tls", "http", "dns", "quic"):
         d = os.path.join(CORPUS, kind)
         print(f"{d}: {len(os.listdir(d))} files")
 
