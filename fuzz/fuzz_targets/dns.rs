@@ -51,7 +51,11 @@ fuzz_target!(|data: &[u8]| {
 
     let payload_len = msg.len() as u32 + if cfg & 4 != 0 { 17 } else { 0 };
     let mut u = UdpL7::default();
-    let (src_port, dst_port) = if cfg & 8 != 0 { (53, 40_000) } else { (40_000, 53) };
+    let (src_port, dst_port) = if cfg & 8 != 0 {
+        (53, 40_000)
+    } else {
+        (40_000, 53)
+    };
     let ctx = UdpCtx {
         dir: usize::from(dir),
         payload: msg,

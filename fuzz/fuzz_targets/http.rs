@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let cfg = data.first().copied().unwrap_or(0);
     let full_url = ((cfg >> 3) & 3).min(2);
     let v6 = cfg & 0x20 != 0;
-    let fqdn: &[u8] = if cfg & 0x40 != 0 { b"www.example.com" } else { b"" };
+    let fqdn: &[u8] = if cfg & 0x40 != 0 {
+        b"www.example.com"
+    } else {
+        b""
+    };
     let mut out = Vec::new();
     let l7 = tcp_session::run(data, [80, 80, 8080, 40_001], |l7, seg| {
         if let Some(kind) = l7.take_http_row() {

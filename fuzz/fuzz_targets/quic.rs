@@ -40,8 +40,17 @@ fuzz_target!(|data: &[u8]| {
         i += 1;
         packets += 1;
         now = Timestamp(now.0 + 1_000);
-        let payload_len = n as u32 + if h & 4 != 0 { 1 + u32::from(h >> 5) * 100 } else { 0 };
-        let (src_port, dst_port) = if dir == 0 { (client, server) } else { (server, client) };
+        let payload_len = n as u32
+            + if h & 4 != 0 {
+                1 + u32::from(h >> 5) * 100
+            } else {
+                0
+            };
+        let (src_port, dst_port) = if dir == 0 {
+            (client, server)
+        } else {
+            (server, client)
+        };
         let ctx = UdpCtx {
             dir,
             payload,

@@ -5,9 +5,19 @@ use engine::time::Timestamp;
 use std::net::IpAddr;
 
 /// The record of one message of a fixed IPv4 or IPv6 client/server pair.
-pub fn message(v6: bool, dir: u8, kind: u8, len: u32, payload: &[u8], fqdn: &[u8]) -> MessageRecord {
+pub fn message(
+    v6: bool,
+    dir: u8,
+    kind: u8,
+    len: u32,
+    payload: &[u8],
+    fqdn: &[u8],
+) -> MessageRecord {
     let (c_ip, s_ip): (IpAddr, IpAddr) = if v6 {
-        ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap())
+        (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        )
     } else {
         ([10, 0, 0, 1].into(), [192, 0, 2, 1].into())
     };

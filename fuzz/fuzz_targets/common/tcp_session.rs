@@ -39,7 +39,11 @@ pub struct Seg<'a> {
 /// Tracks both directions' sequence numbers and counters and calls `on_segment`; `each` sees
 /// every data segment after it was classified (the target takes its `log_http_complete` row
 /// there). Returns the classifier for `record()`.
-pub fn run(data: &[u8], ports_table: [u16; 4], mut each: impl FnMut(&mut TcpL7, &Seg<'_>)) -> TcpL7 {
+pub fn run(
+    data: &[u8],
+    ports_table: [u16; 4],
+    mut each: impl FnMut(&mut TcpL7, &Seg<'_>),
+) -> TcpL7 {
     let mut l7 = TcpL7::default();
     let Some((&cfg, mut rest)) = data.split_first() else {
         return l7;
@@ -47,7 +51,11 @@ pub fn run(data: &[u8], ports_table: [u16; 4], mut each: impl FnMut(&mut TcpL7, 
     let ports = [40_000u16, ports_table[usize::from(cfg & 3)]];
     let handshake = cfg & 4 == 0;
     // Initial sequence numbers near the wrap so that sequence arithmetic wraps too.
-    let isn = if handshake { [0xffff_ff00u32, 0x7fff_fff0u32] } else { [0, 0] };
+    let isn = if handshake {
+        [0xffff_ff00u32, 0x7fff_fff0u32]
+    } else {
+        [0, 0]
+    };
     let mut next = [isn[0].wrapping_add(1), isn[1].wrapping_add(1)];
     let mut last = next;
     let mut max_seq = if handshake { next } else { [0, 0] };
@@ -102,7 +110,12 @@ pub fn run(data: &[u8], ports_table: [u16; 4], mut each: impl FnMut(&mut TcpL7, 
         let dir = (i & 1) ^ usize::from(h & 1);
         i += 1;
         let retr = h & 2 != 0;
-        let payload_len = n as u32 + if h & 4 != 0 { 1 + u32::from(h >> 5) * 100 } else { 0 };
+        let payload_len = n as u32
+            + if h & 4 != 0 {
+                1 + u32::from(h >> 5) * 100
+            } else {
+                0
+            };
         let mut flags = ACK;
         if h & 8 == 0 {
             flags |= PSH;
@@ -119,7 +132,16 @@ pub fn run(data: &[u8], ports_table: [u16; 4], mut each: impl FnMut(&mut TcpL7, 
         if end.wrapping_sub(max_seq[dir]) as i32 > 0 {
             max_seq[dir] = end;
         }
-        step(&mut l7, dir, flags, seq, payload, payload_len, retr, max_seq);
+        step(
+            &mut l7,
+            dir,
+            flags,
+            seq,
+            payload,
+            payload_len,
+            retr,
+            max_seq,
+        );
         each(
             &mut l7,
             &Seg {
