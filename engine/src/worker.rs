@@ -127,11 +127,7 @@ impl<S: RecordSink> Worker<S> {
                             return;
                         }
                         self.stats.tcp_flows += 1;
-                        let mut t = TcpFlow::new(ts);
-                        if self.cfg.tcp_periodic {
-                            t.enable_periodic(ts);
-                        }
-                        let state = FlowState::Tcp(t);
+                        let state = FlowState::Tcp(TcpFlow::new(ts));
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
@@ -189,11 +185,7 @@ impl<S: RecordSink> Worker<S> {
                     Some(id) => id,
                     None => {
                         self.stats.udp_flows += 1;
-                        let mut u = UdpFlow::default();
-                        if self.cfg.udp_periodic {
-                            u.enable_periodic(ts);
-                        }
-                        let state = FlowState::Udp(u);
+                        let state = FlowState::Udp(UdpFlow::default());
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
@@ -258,7 +250,7 @@ impl<S: RecordSink> Worker<S> {
         key: FlowKey,
         src_is_lo: bool,
         internal: [bool; 2],
-        state: FlowState,
+        mut state: FlowState,
     ) -> crate::flow::FlowId {
         self.collect(now);
         let (tcp, max) = match state {
@@ -268,6 +260,12 @@ impl<S: RecordSink> Worker<S> {
         if let Some(f) = self.table.evict_if_full(tcp, max) {
             self.stats.evicted += 1;
             self.close(f, None);
+        }
+        // Periodic bins are per-flow state, allocated only when their log is on.
+        match &mut state {
+            FlowState::Tcp(t) if self.cfg.tcp_periodic => t.enable_periodic(now),
+            FlowState::Udp(u) if self.cfg.udp_periodic => u.enable_periodic(now),
+            _ => {}
         }
         let mut flow = new_flow(key, src_is_lo, internal[0], internal[1], state);
         flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
