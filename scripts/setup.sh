@@ -11,6 +11,14 @@ command -v python3 >/dev/null || need+=(python3)
 if ! command -v cargo >/dev/null; then
   if [[ -x "$HOME/.cargo/bin/cargo" ]]; then export PATH="$HOME/.cargo/bin:$PATH"; else need+=(cargo rustc); fi
 fi
+# The DPDK capture driver builds against Debian's DPDK 22.11 (dpdk-sys: bindgen needs clang);
+# the libpcap driver and its tests need libpcap, tcpreplay and iproute2.
+pkg-config --exists libdpdk 2>/dev/null || need+=(libdpdk-dev dpdk-dev dpdk)
+command -v clang >/dev/null || need+=(clang libclang-dev)
+dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
+command -v tcpreplay >/dev/null || need+=(tcpreplay)
+command -v ip >/dev/null || need+=(iproute2)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq

@@ -6,7 +6,12 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod appconf;
 pub mod conf;
 pub mod cryptopan;
+pub mod live;
 pub mod logs;
 pub mod output;
+pub mod start;
+#[cfg(feature = "dpdk")]
+mod start_dpdk;

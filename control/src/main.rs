@@ -26,6 +26,73 @@ enum Command {
     /// Options follow Tstat's command line: `tstat-dpdk analyze -s out/ -N net.conf trace.pcap`
     /// writes `out/<YYYY_MM_DD_HH_MM>.out/log_*` exactly as `tstat -s out/ -N net.conf trace.pcap`.
     Analyze(AnalyzeArgs),
+    /// Run the capture appliance until SIGINT/SIGTERM or `tstat-dpdk stop`.
+    ///
+    /// Reads conf/tstat-dpdk.toml (every key documented there); the options below override it.
+    Start(StartArgs),
+    /// Show a running instance's counters: per-core packets, flows, drops, ring occupancy, ports.
+    Status(SocketArgs),
+    /// Stop a running instance; it flushes every open flow to the logs first.
+    Stop(SocketArgs),
+}
+
+#[derive(clap::Args)]
+struct StartArgs {
+    /// Configuration file
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        default_value = "/etc/tstat-dpdk/tstat-dpdk.toml"
+    )]
+    config: PathBuf,
+    /// Capture driver: dpdk or pcap
+    #[arg(long, value_name = "DRIVER")]
+    driver: Option<String>,
+    /// EAL arguments, replacing dpdk.eal_args (one string, split on spaces)
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    eal: Option<String>,
+    /// DPDK port by PCI address or vdev name (repeatable), replacing dpdk.ports
+    #[arg(long = "port", value_name = "NAME")]
+    ports: Vec<String>,
+    /// Interface for the pcap driver (Tstat's -i), replacing pcap.interface
+    #[arg(short = 'i', value_name = "IFACE")]
+    iface: Option<String>,
+    /// Output root (Tstat's -s), replacing output.dir
+    #[arg(short = 's', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Internal networks file (Tstat's -N), replacing output.net_conf
+    #[arg(short = 'N', value_name = "FILE")]
+    net: Option<PathBuf>,
+    /// Runtime configuration (Tstat's -T), replacing output.runtime_conf
+    #[arg(short = 'T', value_name = "FILE")]
+    runtime: Option<PathBuf>,
+    /// Worker cores, replacing capture.workers
+    #[arg(long, value_name = "N")]
+    workers: Option<u16>,
+    /// Control socket, replacing control.socket
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Stop after this many seconds without packets, replacing capture.idle_exit_s
+    #[arg(long, value_name = "SECS")]
+    idle_exit: Option<f64>,
+    /// Idle policy of the cores (busy, yield, sleep), replacing capture.idle
+    #[arg(long, value_name = "POLICY")]
+    idle: Option<String>,
+    /// Replay this trace through an in-process DPDK ring device instead of capturing (tests,
+    /// benchmarks; EAL needs no NIC: --eal "--no-huge --no-pci ...")
+    #[arg(long, value_name = "TRACE")]
+    replay: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct SocketArgs {
+    /// Control socket of the running instance
+    #[arg(long, value_name = "PATH", default_value = "/run/tstat-dpdk.sock")]
+    socket: PathBuf,
+    /// Print the raw JSON reply
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -204,10 +271,164 @@ fn crypto_config(a: &AnalyzeArgs) -> anyhow::Result<Option<CryptoConfig>> {
     }))
 }
 
+fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
+    use control::appconf::{AppConfig, RawConfig};
+    let mut raw = RawConfig::load(&a.config)?;
+    if let Some(d) = a.driver {
+        raw.capture.driver = Some(d);
+    }
+    if let Some(e) = a.eal {
+        raw.dpdk.eal_args = Some(e.split_whitespace().map(str::to_string).collect());
+    }
+    if !a.ports.is_empty() {
+        raw.dpdk.ports = Some(a.ports);
+    }
+    if let Some(i) = a.iface {
+        raw.pcap.interface = Some(i);
+    }
+    if let Some(o) = a.out {
+        raw.output.dir = Some(o);
+    }
+    if let Some(n) = a.net {
+        raw.output.net_conf = Some(n);
+    }
+    if let Some(t) = a.runtime {
+        raw.output.runtime_conf = Some(t);
+    }
+    if let Some(w) = a.workers {
+        raw.capture.workers = Some(w);
+    }
+    if let Some(s) = a.socket {
+        raw.control.socket = Some(s);
+    }
+    if let Some(i) = a.idle_exit {
+        raw.capture.idle_exit_s = Some(i);
+    }
+    if let Some(i) = a.idle {
+        raw.capture.idle = Some(i);
+    }
+    let cfg = AppConfig::from_raw(raw).with_context(|| format!("{}", a.config.display()))?;
+    let mut engine = EngineConfig::default();
+    if let Some(n) = &cfg.net_conf {
+        engine.nets = conf::parse_net_conf(n)?;
+    }
+    let runtime = match &cfg.runtime_conf {
+        Some(p) => conf::parse_runtime_conf(p)?,
+        None => conf::Runtime::default(),
+    };
+    let engine = control::start::engine_for(engine, &runtime, true);
+    let opts = control::start::StartOptions {
+        cfg,
+        runtime,
+        engine,
+        replay: a.replay,
+    };
+    let s = control::start::run(&opts).context("start")?;
+    let st = &s.stats;
+    out!(
+        "packets: {} received, {} TCP, {} UDP, {} not analysed",
+        st.packets,
+        st.tcp_packets,
+        st.udp_packets,
+        st.skipped_total() + st.ipv6_ignored + st.udp_ignored
+    );
+    out!(
+        "flows: TCP {} ({} complete, {} not complete), UDP {} ({} logged); {} evicted",
+        st.tcp_flows,
+        st.tcp_complete,
+        st.tcp_nocomplete,
+        st.udp_flows,
+        st.udp_closed,
+        st.evicted
+    );
+    let foreign: u64 = s.cores.iter().map(|c| c.foreign).sum();
+    let dns_dropped: u64 = s.cores.iter().map(|c| c.dns_dropped).sum();
+    out!(
+        "drops: {} records (ring full), {} DN-Hunter entries, {} frames on a foreign core",
+        st.records_dropped,
+        dns_dropped,
+        foreign
+    );
+    for (i, c) in s.cores.iter().enumerate() {
+        out!("core {i}: {} packets", c.stats.packets);
+    }
+    for p in &s.ports {
+        out!("port: {p}");
+    }
+    out!(
+        "elapsed: {:.3} s, {} records written{}",
+        s.elapsed.as_secs_f64(),
+        s.written,
+        s.dirs
+            .iter()
+            .map(|d| format!(", output {}", d.display()))
+            .collect::<String>()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
+    let v = control::start::request(&a.socket, what)?;
+    if a.json || what != "status" {
+        out!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!(
+        "tstat-dpdk: driver {}, up {:.0} s, {} records written",
+        v["driver"].as_str().unwrap_or("?"),
+        v["uptime_s"].as_f64().unwrap_or(0.0),
+        v["records_written"]
+    );
+    out!(
+        "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>13}",
+        "core",
+        "packets",
+        "bytes",
+        "tcp_open",
+        "udp_open",
+        "malformed",
+        "evicted",
+        "rec_drop",
+        "dns_drop",
+        "ring"
+    );
+    for c in v["cores"].as_array().into_iter().flatten() {
+        out!(
+            "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>6}/{:<6}",
+            c["core"],
+            c["packets"],
+            c["bytes"],
+            c["tcp_flows_open"],
+            c["udp_flows_open"],
+            c["malformed"],
+            c["evicted"],
+            c["records_dropped"],
+            c["dns_dropped"],
+            c["ring_used"],
+            c["ring_size"]
+        );
+    }
+    for p in v["ports"].as_array().into_iter().flatten() {
+        out!(
+            "port {} ({}): {} packets, imissed {}, rx_nombuf {}, ierrors {}",
+            p["port"],
+            p["driver"],
+            p["ipackets"],
+            p["imissed"],
+            p["rx_nombuf"],
+            p["ierrors"]
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Start(a) => start(a),
+        Command::Status(a) => status(a, "status"),
+        Command::Stop(a) => status(a, "stop"),
     };
     match r {
         Ok(c) => c,

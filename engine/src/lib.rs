@@ -10,11 +10,15 @@
 
 pub mod config;
 pub mod dispatch;
+#[cfg(feature = "dpdk")]
+#[allow(unsafe_code)]
+pub mod dpdk;
 pub mod flow;
 pub mod hash;
 pub mod l7;
 pub mod net;
 pub mod record;
+pub mod rx;
 pub mod source;
 pub mod stats;
 pub mod tcp;

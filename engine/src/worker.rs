@@ -7,7 +7,7 @@
 
 use crate::config::EngineConfig;
 use crate::flow::{new_flow, Flow, FlowKey, FlowState, FlowTable};
-use crate::l7::dns::{DnsCache, DnsEntry};
+use crate::l7::dns::{DnsCache, DnsEntry, DnsSnoop};
 use crate::record::{DnsInfo, MessageRecord};
 use crate::record::{FlowRecord, PeriodicDir, PeriodicRecord, TcpRecord, UdpRecord};
 use crate::stats::CoreStats;
@@ -98,16 +98,51 @@ impl<S: RecordSink> Worker<S> {
     }
 
     /// Analyses one captured frame.
+    #[inline]
     pub fn process(&mut self, ts: Timestamp, link: LinkType, frame: &[u8]) {
+        if let Some(pkt) = self.decode(link, frame) {
+            self.analyse(ts, pkt);
+        }
+    }
+
+    /// Analyses one captured frame and snoops it for DN-Hunter, for sources where this worker
+    /// sees the DNS responses of its own flows only (a NIC queue): a response worth caching is
+    /// added to this worker's replica after the packet is analysed (as the trace reader's
+    /// broadcast does) and returned, for the caller to send to the other workers.
+    #[inline]
+    pub fn process_snooping(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        frame: &[u8],
+        snoop: &mut DnsSnoop,
+    ) -> Option<Arc<DnsEntry>> {
+        let pkt = self.decode(link, frame)?;
+        let entry = match &pkt.l4 {
+            L4::Udp(u) if u.src_port == 53 || u.dst_port == 53 => snoop.observe(&pkt, ts),
+            _ => None,
+        };
+        self.analyse(ts, pkt);
+        if let Some(e) = &entry {
+            self.add_dns(Arc::clone(e));
+        }
+        entry
+    }
+
+    #[inline]
+    fn decode<'a>(&mut self, link: LinkType, frame: &'a [u8]) -> Option<wire::Packet<'a>> {
         self.stats.packets += 1;
         self.stats.bytes += frame.len() as u64;
-        let pkt = match wire::decode(link, frame) {
-            Ok(p) => p,
+        match wire::decode(link, frame) {
+            Ok(p) => Some(p),
             Err(skip) => {
                 self.stats.skipped[skip.index()] += 1;
-                return;
+                None
             }
-        };
+        }
+    }
+
+    fn analyse(&mut self, ts: Timestamp, pkt: wire::Packet<'_>) {
         if self.cfg.ignore_ipv6 && pkt.src.is_ipv6() {
             self.stats.ipv6_ignored += 1;
             return;

@@ -1,0 +1,276 @@
+//! The appliance's configuration file (`conf/tstat-dpdk.toml`, `tstat-dpdk start -c FILE`),
+//! in two stages as ripgrep does: [`RawConfig`] mirrors the TOML (serde, unknown keys refused),
+//! [`AppConfig::from_raw`] validates it into typed values. Command-line overrides are applied
+//! to the raw form before validation, so they are checked the same way.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `[capture]`: which driver and how many cores.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    /// `"dpdk"` (default) or `"pcap"` (libpcap live capture, the fallback).
+    pub driver: Option<String>,
+    /// Worker cores: RX queues per port with DPDK (default 1).
+    pub workers: Option<u16>,
+    /// What a core does when a poll finds nothing: `"busy"` (default with DPDK), `"yield"`,
+    /// or `"sleep"` (100 µs).
+    pub idle: Option<String>,
+    /// Stop after this many seconds without any packet (replays and tests); default: never.
+    pub idle_exit_s: Option<f64>,
+}
+
+/// `[dpdk]`: EAL and ports.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDpdk {
+    /// EAL arguments, passed through as they are (`-l`, `--file-prefix`, `-a`, `--vdev`, ...).
+    pub eal_args: Option<Vec<String>>,
+    /// Ports to capture on, by PCI address or vdev name; default: every port EAL found.
+    pub ports: Option<Vec<String>>,
+    /// RX descriptors per queue (default 4096; adjusted to the device's limits).
+    pub rx_desc: Option<u16>,
+    /// Mbufs per NUMA socket's mempool (default 65535 − 1 = 2^16 − 1, DPDK's sweet spot).
+    pub mempool_size: Option<u32>,
+    /// Ask the NIC for symmetric RSS (default true; a software hash is used otherwise).
+    pub rss: Option<bool>,
+}
+
+/// `[pcap]`: libpcap live capture.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPcap {
+    /// Interface to capture on (Tstat's `-i`).
+    pub interface: Option<String>,
+    /// Bytes kept per packet (default 65535; Tstat's `-E` defaults to 550).
+    pub snaplen: Option<u32>,
+    /// File holding a BPF filter expression (Tstat's `-f`).
+    pub filter_file: Option<PathBuf>,
+    /// Promiscuous mode (default true).
+    pub promiscuous: Option<bool>,
+}
+
+/// `[output]`: where and what to write.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// Output root (Tstat's `-s`); default `/var/lib/tstat-dpdk`.
+    pub dir: Option<PathBuf>,
+    /// Internal networks (Tstat's `-N`); default: every address internal.
+    pub net_conf: Option<PathBuf>,
+    /// Runtime configuration (Tstat's `-T`); default: Tstat's default logs.
+    pub runtime_conf: Option<PathBuf>,
+    /// gzip the logs (Tstat's `-Z`; default false).
+    pub gzip: Option<bool>,
+    /// Seconds of traffic time between flushes (Tstat's `max_time_step`, default 300).
+    pub flush_interval_s: Option<u64>,
+    /// Flushes per output directory (Tstat's `dirs`, default 12: a new `<date>.out` every hour
+    /// of traffic).
+    pub flushes_per_dir: Option<u32>,
+    /// Records each worker's ring to the writer holds (power of two, default 16384).
+    pub record_ring: Option<usize>,
+}
+
+/// `[control]`: the local control socket.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawControl {
+    /// Unix socket for `tstat-dpdk status` and `stop` (default `/run/tstat-dpdk.sock`).
+    pub socket: Option<PathBuf>,
+}
+
+/// The TOML file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[capture]`.
+    #[serde(default)]
+    pub capture: RawCapture,
+    /// `[dpdk]`.
+    #[serde(default)]
+    pub dpdk: RawDpdk,
+    /// `[pcap]`.
+    #[serde(default)]
+    pub pcap: RawPcap,
+    /// `[output]`.
+    #[serde(default)]
+    pub output: RawOutput,
+    /// `[control]`.
+    #[serde(default)]
+    pub control: RawControl,
+}
+
+impl RawConfig {
+    /// Reads and parses a TOML file; errors name the file, line and key.
+    pub fn load(path: &Path) -> anyhow::Result<RawConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))
+    }
+}
+
+/// The capture driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// DPDK poll-mode drivers.
+    Dpdk,
+    /// libpcap live capture.
+    Pcap,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The capture driver.
+    pub driver: Driver,
+    /// Worker cores.
+    pub workers: u16,
+    /// Idle policy of the cores.
+    pub idle: engine::rx::IdlePolicy,
+    /// Stop after this long without packets.
+    pub idle_exit: Option<Duration>,
+    /// EAL arguments.
+    pub eal_args: Vec<String>,
+    /// DPDK ports by name (empty: all).
+    pub ports: Vec<String>,
+    /// RX descriptors per queue.
+    pub rx_desc: u16,
+    /// Mbufs per mempool.
+    pub mempool_size: u32,
+    /// Symmetric RSS wanted.
+    pub rss: bool,
+    /// libpcap interface.
+    pub interface: Option<String>,
+    /// libpcap snaplen.
+    pub snaplen: u32,
+    /// BPF filter file.
+    pub filter_file: Option<PathBuf>,
+    /// libpcap promiscuous mode.
+    pub promiscuous: bool,
+    /// Output root.
+    pub out_dir: PathBuf,
+    /// `-N` file.
+    pub net_conf: Option<PathBuf>,
+    /// `-T` file.
+    pub runtime_conf: Option<PathBuf>,
+    /// `-Z`.
+    pub gzip: bool,
+    /// Traffic time between flushes.
+    pub flush_interval: Duration,
+    /// Flushes per directory.
+    pub flushes_per_dir: u32,
+    /// Record ring size per worker.
+    pub record_ring: usize,
+    /// Control socket path.
+    pub socket: PathBuf,
+}
+
+impl AppConfig {
+    /// Validates the raw configuration.
+    pub fn from_raw(raw: RawConfig) -> anyhow::Result<AppConfig> {
+        let driver = match raw.capture.driver.as_deref().unwrap_or("dpdk") {
+            "dpdk" => Driver::Dpdk,
+            "pcap" => Driver::Pcap,
+            other => bail!("capture.driver: {other:?} is neither \"dpdk\" nor \"pcap\""),
+        };
+        let workers = raw.capture.workers.unwrap_or(1);
+        if workers == 0 {
+            bail!("capture.workers must be at least 1");
+        }
+        let idle = match raw.capture.idle.as_deref() {
+            None if driver == Driver::Dpdk => engine::rx::IdlePolicy::Busy,
+            None => engine::rx::IdlePolicy::Yield,
+            Some("busy") => engine::rx::IdlePolicy::Busy,
+            Some("yield") => engine::rx::IdlePolicy::Yield,
+            Some("sleep") => engine::rx::IdlePolicy::Sleep(Duration::from_micros(100)),
+            Some(o) => bail!("capture.idle: {o:?} is not one of busy, yield, sleep"),
+        };
+        let idle_exit = match raw.capture.idle_exit_s {
+            None => None,
+            Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+            Some(s) => bail!("capture.idle_exit_s: {s} is not a positive number of seconds"),
+        };
+        let record_ring = raw.output.record_ring.unwrap_or(1 << 14);
+        if !record_ring.is_power_of_two() || record_ring < 2 {
+            bail!("output.record_ring: {record_ring} is not a power of two ≥ 2");
+        }
+        let flush_s = raw.output.flush_interval_s.unwrap_or(300);
+        if flush_s == 0 {
+            bail!("output.flush_interval_s must be at least 1");
+        }
+        let flushes_per_dir = raw.output.flushes_per_dir.unwrap_or(12);
+        if flushes_per_dir == 0 {
+            bail!("output.flushes_per_dir must be at least 1");
+        }
+        if driver == Driver::Pcap && raw.pcap.interface.is_none() {
+            bail!("the pcap driver needs an interface: pcap.interface in the file or -i IFACE");
+        }
+        Ok(AppConfig {
+            driver,
+            workers,
+            idle,
+            idle_exit,
+            eal_args: raw.dpdk.eal_args.unwrap_or_default(),
+            ports: raw.dpdk.ports.unwrap_or_default(),
+            rx_desc: raw.dpdk.rx_desc.unwrap_or(4096),
+            mempool_size: raw.dpdk.mempool_size.unwrap_or(65535),
+            rss: raw.dpdk.rss.unwrap_or(true),
+            interface: raw.pcap.interface,
+            snaplen: raw.pcap.snaplen.unwrap_or(65535),
+            filter_file: raw.pcap.filter_file,
+            promiscuous: raw.pcap.promiscuous.unwrap_or(true),
+            out_dir: raw
+                .output
+                .dir
+                .unwrap_or_else(|| PathBuf::from("/var/lib/tstat-dpdk")),
+            net_conf: raw.output.net_conf,
+            runtime_conf: raw.output.runtime_conf,
+            gzip: raw.output.gzip.unwrap_or(false),
+            flush_interval: Duration::from_secs(flush_s),
+            flushes_per_dir,
+            record_ring,
+            socket: raw
+                .control
+                .socket
+                .unwrap_or_else(|| PathBuf::from("/run/tstat-dpdk.sock")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/tstat-dpdk.toml");
+        let raw = RawConfig::load(&path).expect("conf/tstat-dpdk.toml parses");
+        let c = AppConfig::from_raw(raw).expect("and validates");
+        assert_eq!(c.driver, Driver::Dpdk);
+        assert!(c.workers >= 1);
+        assert!(!c.eal_args.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_their_name() {
+        let e = toml::from_str::<RawConfig>("[capture]\nworkerz = 2\n").unwrap_err();
+        assert!(e.to_string().contains("workerz"), "{e}");
+        let raw: RawConfig = toml::from_str("[capture]\ndriver = \"netmap\"\n").unwrap();
+        let e = AppConfig::from_raw(raw).unwrap_err();
+        assert!(e.to_string().contains("netmap"), "{e}");
+        let raw: RawConfig = toml::from_str("[output]\nrecord_ring = 1000\n").unwrap();
+        assert!(AppConfig::from_raw(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("record_ring"));
+        let raw: RawConfig = toml::from_str("[capture]\ndriver = \"pcap\"\n").unwrap();
+        assert!(AppConfig::from_raw(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("interface"));
+    }
+}

@@ -1,0 +1,270 @@
+//! The DPDK side of `tstat-dpdk start`: EAL from the configuration, one mempool per NUMA
+//! socket, every port with one RX queue per worker, one worker lcore per queue index (queue i
+//! of every port feeds core i, so with a symmetric key both directions of a flow, even seen on
+//! the two ports of an optical tap, meet on one core). With `--replay`, the port is the
+//! in-process ring device and a feeder thread plays the NIC from a trace file.
+
+use crate::start::{Capture, CoreContext, CoreJob, StartOptions};
+use anyhow::{bail, Context};
+use engine::dpdk::{self, Eal, Mempool, Port, PortConfig, RingDevice, RxQueue};
+use engine::rx::{Frame, PacketQueue};
+use engine::source::TraceFile;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Queue i of every port, polled in turn by core i.
+struct MultiQueue(Vec<RxQueue>);
+
+impl PacketQueue for MultiQueue {
+    #[inline]
+    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
+        let mut n = 0;
+        for q in &mut self.0 {
+            n += q.poll(&mut f);
+        }
+        n
+    }
+}
+
+/// Everything DPDK, dropped in field order: ports (closed once their queues are gone), the
+/// ring device, the mempools, and EAL last.
+struct Rig {
+    ports: Vec<Port>,
+    _device: Option<RingDevice>,
+    _pools: BTreeMap<u32, Arc<Mempool>>,
+    eal: Eal,
+}
+
+pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<Capture> {
+    let cfg = &opts.cfg;
+    let eal = Eal::init(&cfg.eal_args).context("DPDK EAL initialisation (check dpdk.eal_args)")?;
+    let lcores = eal.worker_lcores();
+    let workers = usize::from(cfg.workers);
+    if lcores.len() < workers {
+        bail!(
+            "EAL runs {} worker lcore(s) but capture.workers = {workers}: give EAL {} lcores (e.g. -l 0-{workers}); the main lcore runs the control plane",
+            lcores.len(),
+            workers + 1
+        );
+    }
+    let mut pools: BTreeMap<u32, Arc<Mempool>> = BTreeMap::new();
+    let socket = eal.socket_of(lcores[0]);
+    let mut device = None;
+    let names = if let Some(trace) = &opts.replay {
+        if !trace.exists() {
+            bail!("{}: no such trace to replay", trace.display());
+        }
+        let d = RingDevice::create(&eal, "replay", cfg.workers, 4096, socket)
+            .context("creating the in-process ring device")?;
+        let name = d.name().to_string();
+        device = Some(d);
+        vec![name]
+    } else if cfg.ports.is_empty() {
+        let all = dpdk::port_names(&eal);
+        if all.is_empty() {
+            bail!("DPDK found no port: bind a NIC to vfio-pci (scripts/bind-nic.sh) or pass a --vdev in dpdk.eal_args");
+        }
+        all
+    } else {
+        cfg.ports.clone()
+    };
+    let mut ports = Vec::new();
+    for name in &names {
+        let sock = dpdk::port_socket(&eal, name).unwrap_or(socket);
+        let pool = match pools.get(&sock) {
+            Some(p) => Arc::clone(p),
+            None => {
+                let p = Arc::new(
+                    Mempool::new(&eal, &format!("mbufs_s{sock}"), cfg.mempool_size, sock as i32)
+                        .with_context(|| format!("creating the mbuf pool on socket {sock} (more hugepages, or a smaller dpdk.mempool_size)"))?,
+                );
+                pools.insert(sock, Arc::clone(&p));
+                p
+            }
+        };
+        let pc = PortConfig {
+            rx_queues: cfg.workers,
+            rx_desc: cfg.rx_desc,
+            rss: cfg.rss,
+            promiscuous: true,
+        };
+        let port =
+            Port::open(&eal, name, &pc, pool).with_context(|| format!("starting port {name}"))?;
+        if !port.hardware_rss() && workers > 1 && device.is_none() {
+            eprintln!(
+                "tstat-dpdk: warning: port {name} ({}) offers no RSS; with {workers} workers each queue's flows stay on its core only if the device spreads them by flow",
+                port.driver()
+            );
+        }
+        tracing::info!(port = %name, driver = port.driver(), rss = port.hardware_rss(), "port started");
+        ports.push(port);
+    }
+    let mut queues = Vec::new();
+    for i in 0..cfg.workers {
+        let mut qs = Vec::new();
+        for p in &mut ports {
+            qs.push(p.rx_queue(i)?);
+        }
+        queues.push(MultiQueue(qs));
+    }
+    let feeder = match (&opts.replay, &device) {
+        (Some(trace), Some(d)) => {
+            let pool = pools.values().next().cloned().expect("one pool per port");
+            Some((trace.clone(), d.feeder(pool)?))
+        }
+        _ => None,
+    };
+    let jobs = ctx.jobs(queues, engine::wire::LinkType::Ethernet);
+    let rig = Rc::new(Rig {
+        ports,
+        _device: device,
+        _pools: pools,
+        eal,
+    });
+    let stats_rig = Rc::clone(&rig);
+    let port_stats = Box::new(move || {
+        stats_rig
+            .ports
+            .iter()
+            .map(|p| match p.stats() {
+                Ok(s) => serde_json::json!({
+                    "port": p.name(), "driver": p.driver(), "hardware_rss": p.hardware_rss(),
+                    "ipackets": s.ipackets, "ibytes": s.ibytes, "imissed": s.imissed,
+                    "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf,
+                    "q_ipackets": s.q_ipackets, "q_errors": s.q_errors,
+                }),
+                Err(e) => serde_json::json!({"port": p.name(), "error": e.to_string()}),
+            })
+            .collect()
+    });
+    let runner = Box::new(
+        move |jobs: Vec<CoreJob>, control: &mut dyn FnMut() -> bool, stop: Arc<AtomicBool>| {
+            run_lcores(rig, jobs, control, feeder, stop)
+        },
+    );
+    Ok(Capture {
+        jobs,
+        port_stats,
+        runner,
+    })
+}
+
+type Slot = Arc<Mutex<Option<engine::rx::Stopped<crate::start::CountingSink>>>>;
+
+fn run_lcores(
+    rig: Rc<Rig>,
+    jobs: Vec<CoreJob>,
+    control: &mut dyn FnMut() -> bool,
+    feeder: Option<(std::path::PathBuf, dpdk::RingFeeder)>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::CountingSink>>> {
+    let lcores = rig.eal.worker_lcores();
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut launched = Vec::new();
+    let mut failure = None;
+    for (job, lc) in jobs.into_iter().zip(lcores) {
+        let slot: Slot = Arc::default();
+        let out = Arc::clone(&slot);
+        match dpdk::lcore::launch(&rig.eal, lc, move || {
+            let s = job();
+            *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+            0
+        }) {
+            Ok(l) => {
+                launched.push(l);
+                slots.push(slot);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let fed = Arc::new(AtomicU64::new(0));
+    let feeding_done = Arc::new(AtomicBool::new(failure.is_some()));
+    let feed_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let backlog_probe;
+    let feeder_thread = if let (Some((trace, mut f)), None) = (feeder, &failure) {
+        let (fed2, done2, err2) = (
+            Arc::clone(&fed),
+            Arc::clone(&feeding_done),
+            Arc::clone(&feed_error),
+        );
+        backlog_probe = true;
+        Some(
+            std::thread::Builder::new()
+                .name("replay".into())
+                .spawn(move || {
+                    let r = replay_trace(&trace, &mut f, &fed2);
+                    if let Err(e) = r {
+                        *err2.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                    }
+                    done2.store(true, Ordering::Release);
+                    f
+                })?,
+        )
+    } else {
+        backlog_probe = false;
+        None
+    };
+    let mut feeder_back = None;
+    let mut feeder_thread = feeder_thread;
+    loop {
+        let go = control();
+        if failure.is_some() || !go {
+            break;
+        }
+        if backlog_probe && feeding_done.load(Ordering::Acquire) {
+            if let Some(t) = feeder_thread.take() {
+                feeder_back = t.join().ok();
+            }
+            // The replay is over once every queue is empty: each core finishes the burst it
+            // holds before it looks at the stop flag.
+            if feeder_back
+                .as_ref()
+                .map_or(true, |f| f.backlog().iter().all(|&b| b == 0))
+            {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for l in launched {
+        l.wait();
+    }
+    if let Some(t) = feeder_thread.take() {
+        let _ = t.join();
+    }
+    drop(feeder_back);
+    if let Some(e) = failure {
+        return Err(anyhow::Error::new(e).context("launching a worker lcore"));
+    }
+    if let Some(e) = feed_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        eprintln!("tstat-dpdk: replay: {e}");
+    }
+    let mut out = Vec::new();
+    for s in slots {
+        let v = s.lock().unwrap_or_else(|p| p.into_inner()).take();
+        out.push(v.context("a worker lcore returned without its worker")?);
+    }
+    Ok(out)
+}
+
+fn replay_trace(
+    path: &std::path::Path,
+    f: &mut dpdk::RingFeeder,
+    fed: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut t = TraceFile::open(path)?;
+    while let Some(b) = t.next_batch(512)? {
+        for d in &b.packets {
+            f.feed(d.ts, d.link, b.data(d))?;
+            fed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,471 @@
+//! Ethernet ports: configuration with N RX queues and the symmetric RSS key, per-queue bursts
+//! and the port's drop counters.
+//!
+//! RSS: the hash functions asked for (IPv4/IPv6 with TCP/UDP ports) are masked by what the
+//! device reports in `flow_type_rss_offloads`; when nothing is left (every virtual device but
+//! `net_null`), the port runs without multi-queue RSS and the per-core loop computes the same
+//! symmetric hash in software. The key is the symmetric Toeplitz key of [`crate::hash`]
+//! (0x6d5a repeated), stretched to the device's key size, so both directions of a flow hash
+//! alike and land on the same queue.
+
+use super::{check, sys, Eal, Error, Mempool};
+use crate::rx::Frame;
+use crate::time::Timestamp;
+use std::ffi::{CStr, CString};
+use std::sync::Arc;
+
+/// Linux ENOTSUP: the device lacks an optional feature.
+const ENOTSUP: i32 = 95;
+
+/// Packets per `rte_eth_rx_burst` (l3fwd's burst).
+pub const BURST: usize = 32;
+
+/// How a port is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortConfig {
+    /// RX queues (one per worker lcore).
+    pub rx_queues: u16,
+    /// Descriptors per RX queue (adjusted to the device's limits).
+    pub rx_desc: u16,
+    /// Ask for RSS (masked by what the device offers).
+    pub rss: bool,
+    /// Put the port in promiscuous mode (a probe sees traffic not addressed to it).
+    pub promiscuous: bool,
+}
+
+impl Default for PortConfig {
+    fn default() -> Self {
+        PortConfig {
+            rx_queues: 1,
+            rx_desc: 1024,
+            rss: true,
+            promiscuous: true,
+        }
+    }
+}
+
+/// A port's counters, from `rte_eth_stats_get`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Packets received.
+    pub ipackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Packets the NIC dropped because the RX queues were full (`imissed`).
+    pub imissed: u64,
+    /// Erroneous packets received (`ierrors`).
+    pub ierrors: u64,
+    /// RX mbuf allocation failures (`rx_nombuf`): the mempool ran dry.
+    pub rx_nombuf: u64,
+    /// Packets per RX queue (first 16 queues; DPDK's stats array size).
+    pub q_ipackets: Vec<u64>,
+    /// Errors per RX queue.
+    pub q_errors: Vec<u64>,
+}
+
+struct PortShared {
+    id: u16,
+    /// The pool the queues fill from, freed after the port is closed (it also keeps EAL).
+    _pool: Arc<Mempool>,
+}
+
+impl Drop for PortShared {
+    fn drop(&mut self) {
+        // SAFETY: the last RxQueue and the Port handle are gone (this Arc's last owner), so no
+        // lcore polls the port any more; stopping and closing a started port is valid.
+        unsafe {
+            sys::rte_eth_dev_stop(self.id);
+        }
+        // SAFETY: as above; the port is stopped.
+        unsafe {
+            sys::rte_eth_dev_close(self.id);
+        }
+    }
+}
+
+/// A started port. Queues are taken out once each with [`Port::rx_queue`]; the port is stopped
+/// and closed when the handle and all its queues are dropped.
+pub struct Port {
+    shared: Arc<PortShared>,
+    name: String,
+    driver: String,
+    queues: u16,
+    rss_hf: u64,
+    taken: Vec<bool>,
+    ts: TimestampSource,
+}
+
+impl std::fmt::Debug for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Port")
+            .field("id", &self.shared.id)
+            .field("name", &self.name)
+            .field("driver", &self.driver)
+            .field("queues", &self.queues)
+            .field("rss_hf", &self.rss_hf)
+            .finish()
+    }
+}
+
+/// Names of every port EAL probed or created.
+pub fn port_names(_eal: &Eal) -> Vec<String> {
+    let mut out = Vec::new();
+    for id in 0..sys::RTE_MAX_ETHPORTS as u16 {
+        // SAFETY: EAL is initialised; any port id is accepted and checked.
+        if unsafe { sys::rte_eth_dev_is_valid_port(id) } == 0 {
+            continue;
+        }
+        let mut buf = [0 as std::ffi::c_char; sys::RTE_ETH_NAME_MAX_LEN as usize];
+        // SAFETY: buf has RTE_ETH_NAME_MAX_LEN bytes, the size rte_eth_dev_get_name_by_port
+        // requires; it writes a NUL-terminated name.
+        if unsafe { sys::rte_eth_dev_get_name_by_port(id, buf.as_mut_ptr()) } == 0 {
+            // SAFETY: NUL-terminated by the call above, inside buf.
+            out.push(
+                unsafe { CStr::from_ptr(buf.as_ptr()) }
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    out
+}
+
+impl Port {
+    /// Configures and starts the port named `name` (a PCI address such as `0000:01:00.0`, or
+    /// a vdev name such as `net_pcap0`) with `cfg.rx_queues` RX queues fed from `pool`.
+    pub fn open(
+        eal: &Eal,
+        name: &str,
+        cfg: &PortConfig,
+        pool: Arc<Mempool>,
+    ) -> Result<Port, Error> {
+        let cname = CString::new(name)
+            .map_err(|_| Error::Config(format!("port name {name:?} contains a NUL byte")))?;
+        let mut id = 0u16;
+        // SAFETY: EAL is initialised; cname is NUL-terminated; id is a valid out-pointer.
+        if unsafe { sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) } != 0 {
+            return Err(Error::NoSuchPort {
+                name: name.to_string(),
+                present: match port_names(eal) {
+                    v if v.is_empty() => "none".into(),
+                    v => v.join(", "),
+                },
+            });
+        }
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: id is a valid port (found above); info is a valid out-pointer.
+        check("rte_eth_dev_info_get", unsafe {
+            sys::rte_eth_dev_info_get(id, &mut info)
+        })?;
+        let driver = if info.driver_name.is_null() {
+            String::from("?")
+        } else {
+            // SAFETY: driver_name is a static NUL-terminated string owned by the PMD.
+            unsafe { CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        if cfg.rx_queues == 0 || cfg.rx_queues > info.max_rx_queues {
+            return Err(Error::Config(format!(
+                "port {name} ({driver}) supports 1 to {} RX queues, {} asked",
+                info.max_rx_queues, cfg.rx_queues
+            )));
+        }
+        let wanted = u64::from(sys::RTE_ETH_RSS_IP)
+            | u64::from(sys::RTE_ETH_RSS_TCP)
+            | u64::from(sys::RTE_ETH_RSS_UDP);
+        let rss_hf = if cfg.rss {
+            wanted & info.flow_type_rss_offloads
+        } else {
+            0
+        };
+        let key_len = if info.hash_key_size == 0 {
+            40
+        } else {
+            usize::from(info.hash_key_size)
+        };
+        let mut key: Vec<u8> = crate::hash::SYMMETRIC_RSS_KEY
+            .iter()
+            .copied()
+            .cycle()
+            .take(key_len)
+            .collect();
+        let mut conf = sys::rte_eth_conf::default();
+        if rss_hf != 0 {
+            conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+            conf.rx_adv_conf.rss_conf.rss_key_len = u8::try_from(key_len).unwrap_or(40);
+            conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+            if info.rx_offload_capa & u64::from(sys::RTE_ETH_RX_OFFLOAD_RSS_HASH) != 0 {
+                conf.rxmode.offloads |= u64::from(sys::RTE_ETH_RX_OFFLOAD_RSS_HASH);
+            }
+        } else {
+            conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_NONE;
+        }
+        // One TX queue: several PMDs refuse a port without any; nothing is ever sent.
+        // SAFETY: id is valid; conf (and the key it points to) outlive the call, which copies.
+        check("rte_eth_dev_configure", unsafe {
+            sys::rte_eth_dev_configure(id, cfg.rx_queues, 1, &conf)
+        })?;
+        let (mut nb_rx, mut nb_tx) = (cfg.rx_desc, 512u16);
+        // SAFETY: id is valid; both are valid in/out pointers.
+        check("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
+            sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nb_rx, &mut nb_tx)
+        })?;
+        // SAFETY: id is valid.
+        let socket = match unsafe { sys::rte_eth_dev_socket_id(id) } {
+            s if s < 0 => 0,
+            s => s as u32,
+        };
+        for q in 0..cfg.rx_queues {
+            // SAFETY: id is valid and configured with rx_queues queues; a null rxconf means the
+            // device defaults; the pool outlives the port (PortShared holds it).
+            check("rte_eth_rx_queue_setup", unsafe {
+                sys::rte_eth_rx_queue_setup(id, q, nb_rx, socket, std::ptr::null(), pool.as_ptr())
+            })?;
+        }
+        // SAFETY: as above, for the one TX queue.
+        check("rte_eth_tx_queue_setup", unsafe {
+            sys::rte_eth_tx_queue_setup(id, 0, nb_tx, socket, std::ptr::null())
+        })?;
+        // SAFETY: id is valid and fully configured.
+        check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
+        let shared = Arc::new(PortShared { id, _pool: pool });
+        if cfg.promiscuous {
+            // SAFETY: id is a started port. Devices without the mode (-ENOTSUP) still receive.
+            let rc = unsafe { sys::rte_eth_promiscuous_enable(id) };
+            if rc < 0 && rc != -ENOTSUP {
+                check("rte_eth_promiscuous_enable", rc)?;
+            }
+        }
+        let ts = TimestampSource::detect(eal)?;
+        Ok(Port {
+            shared,
+            name: name.to_string(),
+            driver,
+            queues: cfg.rx_queues,
+            rss_hf,
+            taken: vec![false; usize::from(cfg.rx_queues)],
+            ts,
+        })
+    }
+
+    /// The port's name (PCI address or vdev name).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The PMD driving the port (e.g. `net_pcap`, `net_i40e`).
+    pub fn driver(&self) -> &str {
+        &self.driver
+    }
+
+    /// Whether the device spreads flows over queues by RSS (false: software hash only).
+    pub fn hardware_rss(&self) -> bool {
+        self.rss_hf != 0
+    }
+
+    /// Number of RX queues.
+    pub fn queues(&self) -> u16 {
+        self.queues
+    }
+
+    /// Takes RX queue `q` out of the port (once), to be moved to the lcore that polls it.
+    pub fn rx_queue(&mut self, q: u16) -> Result<RxQueue, Error> {
+        match self.taken.get_mut(usize::from(q)) {
+            Some(t) if !*t => *t = true,
+            Some(_) => {
+                return Err(Error::Config(format!(
+                    "RX queue {q} of {} taken twice",
+                    self.name
+                )))
+            }
+            None => {
+                return Err(Error::Config(format!(
+                    "port {} has no RX queue {q}",
+                    self.name
+                )))
+            }
+        }
+        Ok(RxQueue {
+            port: Arc::clone(&self.shared),
+            queue: q,
+            bufs: [std::ptr::null_mut(); BURST],
+            ts: self.ts,
+        })
+    }
+
+    /// The port's counters now.
+    pub fn stats(&self) -> Result<PortStats, Error> {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: the port is valid while the handle lives; s is a valid out-pointer.
+        check("rte_eth_stats_get", unsafe {
+            sys::rte_eth_stats_get(self.shared.id, &mut s)
+        })?;
+        let n = usize::from(self.queues).min(s.q_ipackets.len());
+        Ok(PortStats {
+            ipackets: s.ipackets,
+            ibytes: s.ibytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            rx_nombuf: s.rx_nombuf,
+            q_ipackets: s.q_ipackets[..n].to_vec(),
+            q_errors: s.q_errors[..n].to_vec(),
+        })
+    }
+}
+
+/// Where packet timestamps come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampSource {
+    /// The standard rx-timestamp dynamic field, in microseconds since the epoch, when the
+    /// mbuf carries its flag (net_pcap fills it from the trace; so does the ring feeder);
+    /// otherwise the TSC below.
+    Dynfield {
+        /// Byte offset of the field in the mbuf.
+        offset: usize,
+        /// The `ol_flags` bit saying the field is valid.
+        flag: u64,
+        /// The TSC fallback.
+        tsc: TscClock,
+    },
+}
+
+/// Wall-clock time derived from the TSC: one reading per burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TscClock {
+    base_us: i64,
+    tsc0: u64,
+    hz: u64,
+}
+
+impl TscClock {
+    fn now(&self) -> Timestamp {
+        // SAFETY: reading the TSC has no preconditions.
+        let tsc = unsafe { sys::shim_rdtsc() };
+        let dt = tsc.wrapping_sub(self.tsc0) as u128 * 1_000_000 / u128::from(self.hz.max(1));
+        Timestamp(self.base_us + dt as i64)
+    }
+}
+
+impl TimestampSource {
+    fn detect(eal: &Eal) -> Result<TimestampSource, Error> {
+        let (mut offset, mut flag) = (0i32, 0u64);
+        // SAFETY: EAL is initialised; both are valid out-pointers. Registering an already
+        // registered field returns the existing offset and flag.
+        check("rte_mbuf_dyn_rx_timestamp_register", unsafe {
+            sys::rte_mbuf_dyn_rx_timestamp_register(&mut offset, &mut flag)
+        })?;
+        let base_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        // SAFETY: reading the TSC has no preconditions.
+        let tsc0 = unsafe { sys::shim_rdtsc() };
+        Ok(TimestampSource::Dynfield {
+            offset: usize::try_from(offset)
+                .map_err(|_| Error::Config("negative dynfield offset".into()))?,
+            flag,
+            tsc: TscClock {
+                base_us,
+                tsc0,
+                hz: eal.tsc_hz(),
+            },
+        })
+    }
+}
+
+/// One RX queue, owned by the lcore that polls it.
+pub struct RxQueue {
+    port: Arc<PortShared>,
+    queue: u16,
+    bufs: [*mut sys::rte_mbuf; BURST],
+    ts: TimestampSource,
+}
+
+// SAFETY: the queue is polled only by its owner (it is moved to one lcore and never shared);
+// `bufs` holds no mbuf between calls to `poll` (all are freed before it returns).
+unsafe impl Send for RxQueue {}
+
+impl RxQueue {
+    /// The queue index.
+    pub fn index(&self) -> u16 {
+        self.queue
+    }
+
+    /// The port's id, for diagnostics.
+    pub fn port_id(&self) -> u16 {
+        self.port.id
+    }
+}
+
+impl crate::rx::PacketQueue for RxQueue {
+    /// Receives one burst, hands each frame to `f`, then frees the whole burst at once.
+    #[inline]
+    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
+        // SAFETY: the port is started (PortShared alive), this queue is polled by its owner
+        // only, and bufs has room for BURST pointers.
+        let n = unsafe {
+            sys::shim_rx_burst(
+                self.port.id,
+                self.queue,
+                self.bufs.as_mut_ptr(),
+                BURST as u16,
+            )
+        };
+        let n = usize::from(n).min(BURST);
+        if n == 0 {
+            return 0;
+        }
+        let TimestampSource::Dynfield { offset, flag, tsc } = self.ts;
+        let mut burst_time: Option<Timestamp> = None;
+        for &m in &self.bufs[..n] {
+            // SAFETY: rx_burst returned n valid mbufs that we own until the bulk free below.
+            let mb = unsafe { &*m };
+            let start = mb
+                .buf_addr
+                .cast::<u8>()
+                .wrapping_add(usize::from(mb.data_off));
+            // SAFETY: buf_addr + data_off points at data_len initialised bytes of the first
+            // segment (DPDK's mbuf invariant); the slice dies before the mbuf is freed.
+            let data = unsafe { std::slice::from_raw_parts(start, usize::from(mb.data_len)) };
+            let hash = if mb.ol_flags & u64::from(sys::RTE_MBUF_F_RX_RSS_HASH) != 0 {
+                // SAFETY: the outer union is the hash (the 8 bytes after vlan_tci): any bit
+                // pattern is a valid value of its plain-integer variants.
+                let hash = unsafe { mb.__bindgen_anon_2.hash };
+                // SAFETY: the RSS flag says the hash union holds the RSS hash (a plain u32).
+                Some(unsafe { hash.rss })
+            } else {
+                None
+            };
+            let ts = if flag != 0 && mb.ol_flags & flag != 0 {
+                let field = m.cast::<u8>().wrapping_add(offset).cast::<u64>();
+                // SAFETY: the flag says the registered 8-byte timestamp dynfield at `offset`
+                // (inside the mbuf's dynfield area, registered in TimestampSource::detect) is
+                // valid; read unaligned.
+                let v = unsafe { std::ptr::read_unaligned(field) };
+                Timestamp(v as i64)
+            } else {
+                *burst_time.get_or_insert_with(|| tsc.now())
+            };
+            f(Frame { ts, data, hash });
+        }
+        // SAFETY: the n mbufs are ours (returned by rx_burst) and no reference to their data
+        // survives the loop above; each is freed exactly once.
+        unsafe { sys::rte_pktmbuf_free_bulk(self.bufs.as_mut_ptr(), n as u32) };
+        n
+    }
+}
+
+/// The NUMA socket of the port named `name`, when it exists and its socket is known.
+pub fn port_socket(_eal: &Eal, name: &str) -> Option<u32> {
+    let cname = CString::new(name).ok()?;
+    let mut id = 0u16;
+    // SAFETY: EAL is initialised; cname is NUL-terminated; id is a valid out-pointer.
+    if unsafe { sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) } != 0 {
+        return None;
+    }
+    // SAFETY: id is a valid port (found above).
+    let s = unsafe { sys::rte_eth_dev_socket_id(id) };
+    u32::try_from(s).ok()
+}

@@ -1,0 +1,311 @@
+//! The per-core receive loop: poll a queue, hand each frame to the core's worker, exchange
+//! DN-Hunter entries with the other cores, publish counters, stop on request.
+//!
+//! One [`Core`] runs per RX queue (a DPDK lcore, or a thread for libpcap and tests). It owns
+//! its queue, its [`Worker`] (flow table, statistics, record ring producer) and its DNS snoop;
+//! the only state shared with other cores is the stop flag, the counter snapshot (a mutex taken
+//! with `try_lock` every few dozen polls, never per packet) and the DN-Hunter rings.
+//!
+//! DN-Hunter across cores: both directions of a DNS exchange hash to the same core, which
+//! snoops the response, caches the name itself and pushes the entry into one SPSC ring per
+//! other core; each core drains its incoming rings before every poll. A flow that starts on
+//! another core within the same burst as the response (microseconds later) may miss the name:
+//! the trace reader of `analyze` orders entries exactly, the live path to within a burst. A full
+//! DNS ring drops the entry for that core and counts it.
+//!
+//! Time is an input here as everywhere: the loop never reads the clock for analysis; the
+//! worker's timers follow packet timestamps.
+
+use crate::l7::dns::{DnsEntry, DnsSnoop};
+use crate::stats::CoreStats;
+use crate::time::Timestamp;
+use crate::wire::LinkType;
+use crate::worker::{RecordSink, Worker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One received frame, borrowed from the source for the duration of the callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// The frame's bytes (first segment).
+    pub data: &'a [u8],
+    /// The NIC's RSS hash, when it gave one.
+    pub hash: Option<u32>,
+}
+
+/// A source of frames owned by one core: a DPDK RX queue, a libpcap handle, a test vector.
+pub trait PacketQueue {
+    /// Receives at most one burst, calling `f` for each frame; returns how many there were.
+    fn poll<F: FnMut(Frame<'_>)>(&mut self, f: F) -> usize;
+}
+
+/// What a core does when a poll finds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdlePolicy {
+    /// Poll again at once (a dedicated core, production).
+    Busy,
+    /// Yield the CPU (cores shared with other threads: tests, small machines).
+    Yield,
+    /// Sleep this long (an idle appliance that should not burn a core).
+    Sleep(Duration),
+}
+
+/// A core's counters as last published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreSnapshot {
+    /// The worker's counters.
+    pub stats: CoreStats,
+    /// TCP flows open now.
+    pub tcp_open: u64,
+    /// UDP flows open now.
+    pub udp_open: u64,
+    /// Capture time of the first frame (published as soon as it is seen: it names the first
+    /// output directory).
+    pub first: Timestamp,
+    /// Capture time of the last frame.
+    pub last: Timestamp,
+    /// DN-Hunter entries sent to other cores.
+    pub dns_sent: u64,
+    /// DN-Hunter entries dropped because another core's DNS ring was full.
+    pub dns_dropped: u64,
+    /// Polls that found no frame.
+    pub empty_polls: u64,
+    /// Frames whose NIC hash sends them to another core under the default redirection table
+    /// (`RETA[h % 128] = (h % 128) % cores`): always 0 unless the NIC's spreading differs from
+    /// the symmetric hash's. The proof, in tests, that no flow is split across cores.
+    pub foreign: u64,
+}
+
+/// DN-Hunter rings between `n` cores: `links[i]` holds core i's producers (to every other
+/// core) and consumers (from every other core).
+pub fn dns_mesh(n: usize, depth: usize) -> Vec<DnsLinks> {
+    let mut links: Vec<DnsLinks> = (0..n).map(|_| DnsLinks::default()).collect();
+    for from in 0..n {
+        for to in 0..n {
+            if from != to {
+                let (tx, rx) = rtrb::RingBuffer::new(depth);
+                links[from].tx.push(tx);
+                links[to].rx.push(rx);
+            }
+        }
+    }
+    links
+}
+
+/// One core's ends of the DN-Hunter mesh.
+#[derive(Default)]
+pub struct DnsLinks {
+    tx: Vec<rtrb::Producer<Arc<DnsEntry>>>,
+    rx: Vec<rtrb::Consumer<Arc<DnsEntry>>>,
+}
+
+/// What a stopped core gives back: its worker (to be finished at the trace's last time) and
+/// the capture time of its last frame.
+pub struct Stopped<S: RecordSink> {
+    /// The worker, still holding its open flows.
+    pub worker: Worker<S>,
+    /// Capture time of the core's last frame (`Timestamp::ZERO` if it saw none).
+    pub last: Timestamp,
+    /// The final snapshot.
+    pub snapshot: CoreSnapshot,
+}
+
+/// One receive core.
+pub struct Core<Q: PacketQueue, S: RecordSink> {
+    queue: Q,
+    worker: Worker<S>,
+    link: LinkType,
+    dns: DnsLinks,
+    stop: Arc<AtomicBool>,
+    snapshot: Arc<Mutex<CoreSnapshot>>,
+    idle: IdlePolicy,
+    index: usize,
+    cores: usize,
+}
+
+/// Polls between counter publications.
+const PUBLISH_EVERY: u32 = 64;
+
+impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
+    /// A core polling `queue` (frames of link type `link`) into `worker`.
+    pub fn new(
+        queue: Q,
+        worker: Worker<S>,
+        link: LinkType,
+        dns: DnsLinks,
+        stop: Arc<AtomicBool>,
+        snapshot: Arc<Mutex<CoreSnapshot>>,
+        idle: IdlePolicy,
+    ) -> Self {
+        Core {
+            queue,
+            worker,
+            link,
+            dns,
+            stop,
+            snapshot,
+            idle,
+            index: 0,
+            cores: 1,
+        }
+    }
+
+    /// Says which of `cores` cores this is (queue `index`), to count foreign frames.
+    pub fn with_index(mut self, index: usize, cores: usize) -> Self {
+        self.index = index;
+        self.cores = cores.max(1);
+        self
+    }
+
+    /// Runs until the stop flag is raised; gives back the worker with its open flows.
+    pub fn run(self) -> Stopped<S> {
+        let Core {
+            mut queue,
+            mut worker,
+            link,
+            mut dns,
+            stop,
+            snapshot,
+            idle,
+            index,
+            cores,
+        } = self;
+        let mut snoop = DnsSnoop::default();
+        let mut snap = CoreSnapshot::default();
+        let mut polls = 0u32;
+        let mut idle_run = 0u32;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            for rx in &mut dns.rx {
+                while let Ok(e) = rx.pop() {
+                    worker.add_dns(e);
+                }
+            }
+            let mut last = snap.last;
+            let mut first = Timestamp::ZERO;
+            let n = queue.poll(|f| {
+                if first == Timestamp::ZERO {
+                    first = f.ts;
+                }
+                last = f.ts;
+                if let Some(h) = f.hash {
+                    if (h % 128) as usize % cores != index {
+                        snap.foreign += 1;
+                    }
+                }
+                if let Some(e) = worker.process_snooping(f.ts, link, f.data, &mut snoop) {
+                    for tx in &mut dns.tx {
+                        match tx.push(Arc::clone(&e)) {
+                            Ok(()) => snap.dns_sent += 1,
+                            Err(_) => snap.dns_dropped += 1,
+                        }
+                    }
+                }
+            });
+            snap.last = last;
+            polls += 1;
+            if n > 0 && snap.first == Timestamp::ZERO {
+                snap.first = first;
+                publish(&snapshot, &mut snap, &worker, true);
+            }
+            if polls >= PUBLISH_EVERY {
+                polls = 0;
+                publish(&snapshot, &mut snap, &worker, false);
+            }
+            if n == 0 {
+                snap.empty_polls += 1;
+                idle_run = idle_run.saturating_add(1);
+                match idle {
+                    IdlePolicy::Busy => std::hint::spin_loop(),
+                    IdlePolicy::Yield => {
+                        if idle_run > 64 {
+                            std::thread::sleep(Duration::from_micros(50));
+                        } else {
+                            std::thread::yield_now();
+                        }
+                    }
+                    IdlePolicy::Sleep(d) => std::thread::sleep(d),
+                }
+            } else {
+                idle_run = 0;
+            }
+        }
+        // Entries still in flight belong to flows this core may hold.
+        for rx in &mut dns.rx {
+            while let Ok(e) = rx.pop() {
+                worker.add_dns(e);
+            }
+        }
+        publish(&snapshot, &mut snap, &worker, true);
+        Stopped {
+            last: snap.last,
+            snapshot: snap,
+            worker,
+        }
+    }
+}
+
+fn publish<S: RecordSink>(
+    shared: &Mutex<CoreSnapshot>,
+    snap: &mut CoreSnapshot,
+    worker: &Worker<S>,
+    wait: bool,
+) {
+    let (tcp, udp) = worker.flow_counts();
+    let guard = if wait {
+        Some(shared.lock().unwrap_or_else(|p| p.into_inner()))
+    } else {
+        shared.try_lock().ok()
+    };
+    if let Some(mut g) = guard {
+        snap.stats.clone_from(worker.stats());
+        snap.tcp_open = tcp as u64;
+        snap.udp_open = udp as u64;
+        g.clone_from(snap);
+    }
+}
+
+/// A queue over frames held in memory: tests and benchmarks of the loop without a device.
+#[derive(Debug)]
+pub struct VecQueue {
+    frames: Vec<(Timestamp, Vec<u8>)>,
+    next: usize,
+    burst: usize,
+}
+
+impl VecQueue {
+    /// A queue that hands out `frames` in bursts of `burst`.
+    pub fn new(frames: Vec<(Timestamp, Vec<u8>)>, burst: usize) -> VecQueue {
+        VecQueue {
+            frames,
+            next: 0,
+            burst: burst.max(1),
+        }
+    }
+
+    /// Whether every frame has been handed out.
+    pub fn drained(&self) -> bool {
+        self.next >= self.frames.len()
+    }
+}
+
+impl PacketQueue for VecQueue {
+    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
+        let end = (self.next + self.burst).min(self.frames.len());
+        for (ts, data) in &self.frames[self.next..end] {
+            f(Frame {
+                ts: *ts,
+                data,
+                hash: None,
+            });
+        }
+        let n = end - self.next;
+        self.next = end;
+        n
+    }
+}
