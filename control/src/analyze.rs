@@ -8,6 +8,7 @@
 //! never loses a record.
 
 use crate::conf::Runtime;
+use crate::logs::video::VideoLevel;
 use crate::output::LogSet;
 use anyhow::{bail, Context};
 use engine::config::EngineConfig;
@@ -129,7 +130,13 @@ struct Pipeline {
 
 impl Pipeline {
     fn start(opts: &Options, logs: LogSet) -> Pipeline {
-        let cfg = Arc::new(opts.engine.clone());
+        let mut engine = opts.engine.clone();
+        // The Advanced group of log_video_complete needs per-flow rate samples, which only
+        // the workers can take: they keep them when that group is printed.
+        let rt = &opts.runtime;
+        engine.video_rates =
+            opts.logs && rt.logs.video_complete && rt.video_level.has(VideoLevel::ADVANCED);
+        let cfg = Arc::new(engine);
         let n = opts.workers.max(1);
         let mut inputs = Vec::new();
         let mut returns = Vec::new();

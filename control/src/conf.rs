@@ -4,6 +4,7 @@
 //! Raw text is checked here and turned into validated values; every error names the file, the
 //! line and what was wrong.
 
+use crate::logs::video::VideoLevel;
 use crate::logs::TcpLevel;
 use engine::net::NetSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -161,7 +162,7 @@ pub struct Runtime {
     /// TCP column groups.
     pub tcp_level: TcpLevel,
     /// Video log groups (Tstat's `videolog_*` bits).
-    pub video_level: u8,
+    pub video_level: VideoLevel,
     /// `httplog_full_url` (0, 1 or 2).
     pub httplog_full_url: u8,
 }
@@ -171,7 +172,7 @@ impl Default for Runtime {
         Runtime {
             logs: LogSwitches::default(),
             tcp_level: TcpLevel::DEFAULT,
-            video_level: 31,
+            video_level: VideoLevel::DEFAULT,
             httplog_full_url: 0,
         }
     }
@@ -255,12 +256,18 @@ fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
             ("options", "tcplog_p2p") => bit(TcpLevel::P2P, on, &mut rt.tcp_level.0),
             ("options", "tcplog_options") => bit(TcpLevel::OPTIONS, on, &mut rt.tcp_level.0),
             ("options", "tcplog_advanced") => bit(TcpLevel::ADVANCED, on, &mut rt.tcp_level.0),
-            ("options", "videolog_end_to_end") => bit(1, on, &mut rt.video_level),
-            ("options", "videolog_layer7") => bit(2, on, &mut rt.video_level),
-            ("options", "videolog_options") => bit(4, on, &mut rt.video_level),
-            ("options", "videolog_videoinfo") => bit(8, on, &mut rt.video_level),
-            ("options", "videolog_youtube") => bit(16, on, &mut rt.video_level),
-            ("options", "videolog_advanced") => bit(32, on, &mut rt.video_level),
+            ("options", "videolog_end_to_end") => {
+                bit(VideoLevel::END_TO_END, on, &mut rt.video_level.0)
+            }
+            ("options", "videolog_layer7") => bit(VideoLevel::LAYER7, on, &mut rt.video_level.0),
+            ("options", "videolog_options") => bit(VideoLevel::OPTIONS, on, &mut rt.video_level.0),
+            ("options", "videolog_videoinfo") => {
+                bit(VideoLevel::VIDEOINFO, on, &mut rt.video_level.0)
+            }
+            ("options", "videolog_youtube") => bit(VideoLevel::YOUTUBE, on, &mut rt.video_level.0),
+            ("options", "videolog_advanced") => {
+                bit(VideoLevel::ADVANCED, on, &mut rt.video_level.0)
+            }
             ("options", "httplog_full_url") => {
                 if !(0.0..=2.0).contains(&val) {
                     return Err(err(

@@ -6,6 +6,7 @@
 
 use crate::conf::Runtime;
 use crate::cryptopan::{Anonymizer, CryptoConfig};
+use crate::logs::video::VideoLevel;
 use crate::logs::{self, TcpLevel};
 use anyhow::Context;
 use chrono::TimeZone;
@@ -97,6 +98,8 @@ pub struct LogSet {
     dns_complete: Option<LogFile>,
     tcp_periodic: Option<LogFile>,
     udp_periodic: Option<LogFile>,
+    video_complete: Option<LogFile>,
+    video_level: VideoLevel,
     httplog_full_url: u8,
     others: Vec<LogFile>,
     line: Vec<u8>,
@@ -175,10 +178,17 @@ impl LogSet {
         } else {
             None
         };
+        let video_complete = if on(l.video_complete) {
+            Some(open(
+                "log_video_complete",
+                &logs::video::video_header(rt.video_level),
+            )?)
+        } else {
+            None
+        };
         let mut others = Vec::new();
         for (name, wanted) in [
             ("log_mm_complete", l.mm_complete),
-            ("log_video_complete", l.video_complete),
             ("log_chat_complete", l.chat_complete),
             ("log_chat_messages", l.chat_messages),
         ] {
@@ -196,6 +206,8 @@ impl LogSet {
             dns_complete,
             tcp_periodic,
             udp_periodic,
+            video_complete,
+            video_level: rt.video_level,
             httplog_full_url: rt.httplog_full_url,
             others,
             line: Vec::with_capacity(4096),
@@ -227,6 +239,19 @@ impl LogSet {
                         self.anon.as_mut(),
                     );
                     f.write(&self.line)?;
+                }
+                // Tstat writes the video row right after the TCP row of the same flow.
+                if let Some(f) = &mut self.video_complete {
+                    if logs::video::is_video_row(t) {
+                        self.line.clear();
+                        logs::video::video_row_with(
+                            &mut self.line,
+                            t,
+                            self.video_level,
+                            self.anon.as_mut(),
+                        );
+                        f.write(&self.line)?;
+                    }
                 }
             }
             FlowRecord::Udp(u) => {
@@ -276,6 +301,7 @@ impl LogSet {
             self.dns_complete,
             self.tcp_periodic,
             self.udp_periodic,
+            self.video_complete,
         ]
         .into_iter()
         .flatten()

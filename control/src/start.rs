@@ -63,6 +63,12 @@ pub fn engine_for(mut engine: EngineConfig, runtime: &Runtime, logs: bool) -> En
     engine.dns_log = runtime.logs.dns_complete && logs;
     engine.tcp_periodic = runtime.logs.tcp_periodic && logs;
     engine.udp_periodic = runtime.logs.udp_periodic && logs;
+    // The Advanced group of log_video_complete needs per-flow rate samples.
+    engine.video_rates = logs
+        && runtime.logs.video_complete
+        && runtime
+            .video_level
+            .has(crate::logs::video::VideoLevel::ADVANCED);
     engine
 }
 

@@ -85,10 +85,11 @@ fn same(a: &str, b: &str) -> bool {
         || matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if (x - y).abs() <= 0.0015)
 }
 
-/// Compares our logs in `actual` with Tstat's in `expected`; returns a list of differences.
-fn compare(expected: &Path, actual: &Path) -> Vec<String> {
+/// Compares our logs in `actual` with Tstat's in `expected`, for each of `logs`; returns a
+/// list of differences.
+fn compare(expected: &Path, actual: &Path, logs: &[&str]) -> Vec<String> {
     let mut diffs = Vec::new();
-    for log in LOGS {
+    for log in logs {
         let e = read_log(&expected.join(log));
         let a = read_log(&actual.join(log));
         if e.names != a.names {
@@ -166,10 +167,29 @@ fn check_config(config: &str, extra: &[&str]) {
             actual.display()
         );
         all.extend(
-            compare(&golden.join(&t), &actual)
+            compare(&golden.join(&t), &actual, LOGS)
                 .into_iter()
                 .map(|d| format!("{t}: {d}")),
         );
+        // log_video_complete: Tstat's rows cell by cell, and its header (the `#NN#` video
+        // level) byte for byte. Across the conformance suite Tstat writes a video row for one
+        // trace only (kept here with its log); every other trace must give none.
+        let video = "log_video_complete";
+        if golden.join(&t).join(video).exists() {
+            all.extend(
+                compare(&golden.join(&t), &actual, &[video])
+                    .into_iter()
+                    .map(|d| format!("{t}: {d}")),
+            );
+            if sorted_rows(&golden.join(&t).join(video)) != sorted_rows(&actual.join(video)) {
+                all.push(format!("{t}: {video} differs"));
+            }
+        } else {
+            let (_, rows) = sorted_rows(&actual.join(video));
+            if !rows.is_empty() {
+                all.push(format!("{t}: {} {video} rows, Tstat has none", rows.len()));
+            }
+        }
         // Per-message and periodic logs: the same rows, byte for byte (row order is not part
         // of the format).
         for log in [
@@ -191,6 +211,45 @@ fn check_config(config: &str, extra: &[&str]) {
         all.len(),
         all.join("\n")
     );
+}
+
+#[test]
+fn video_row_of_the_1kxun_trace_matches_tstat() {
+    // The one flow of the conformance suite Tstat puts in log_video_complete: an HTTP 206
+    // response announced as `video/mp4` whose body starts with an MP4 header (duration,
+    // frame size, bit rate), closed at the end of the trace 1069 s after its first data
+    // (the Advanced group's 1068 one-second rate samples).
+    let t = "ndpi__1kxun.compact";
+    let pcap = root().join("tests/pcaps").join(format!("{t}.pcap"));
+    let conf = root().join("tests/runtime-all.conf");
+    let net = root().join("tests/net.private");
+    let (conf, net) = (conf.to_str().unwrap(), net.to_str().unwrap());
+    for (config, extra) in [
+        ("default", vec![]),
+        ("netpriv", vec!["-N", net]),
+        ("full", vec!["-T", conf]),
+    ] {
+        let golden = root().join("tests/golden").join(config).join(t);
+        let expected = golden.join("log_video_complete");
+        let (headers, rows) = sorted_rows(&expected);
+        assert_eq!(
+            rows.len(),
+            1,
+            "{config}: the golden log has Tstat's one row"
+        );
+        let out = scratch(&format!("video-{config}"));
+        let mut args = extra.clone();
+        let (outs, pcaps) = (out.to_str().unwrap(), pcap.to_str().unwrap());
+        args.extend(["-s", outs, pcaps]);
+        let o = analyze(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let dirname = std::fs::read_to_string(golden.join("DIRNAME")).unwrap();
+        let actual = out.join(dirname.trim()).join("log_video_complete");
+        let (our_headers, our_rows) = sorted_rows(&actual);
+        assert_eq!(our_headers, headers, "{config}: header");
+        assert_eq!(our_rows, rows, "{config}: row");
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub struct EngineConfig {
     pub tcp_periodic: bool,
     /// `log_udp_periodic` is on (as `tcp_periodic`, for UDP flows).
     pub udp_periodic: bool,
+    /// `log_video_complete` is on with its Advanced group (`videolog_advanced`): TCP flows
+    /// sample their bit rate in 1 s windows and keep the server's first message sizes.
+    pub video_rates: bool,
 }
 
 impl Default for EngineConfig {
@@ -56,6 +59,7 @@ impl Default for EngineConfig {
             dns_log: false,
             tcp_periodic: false,
             udp_periodic: false,
+            video_rates: false,
         }
     }
 }

@@ -88,6 +88,90 @@ pub struct TcpL7Record {
     pub http_hostname: InlineStr<200>,
     /// `c_TLSvers` / `s_TLSvers` as printed (e.g. `0303` or `0a0a,0304,0303`).
     pub tls_vers: [InlineStr<80>; 2],
+    /// The video classification (`log_video_complete`).
+    pub video: VideoRecord,
+}
+
+/// Container metadata Tstat's streaming classifier reads from the first bytes of a response
+/// body (its `video_metadata`, the fields `log_video_complete` prints). Zero when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct VideoMeta {
+    /// `vd_dur`: duration, s.
+    pub duration: f64,
+    /// `vd_rate_tot`: the container's bit rate (units as the container states them).
+    pub rate: f64,
+    /// `vd_width` (Tstat prints the 32 bits as a signed `%d`).
+    pub width: u32,
+    /// `vd_height`.
+    pub height: u32,
+}
+
+/// The YouTube details Tstat takes from the URL of a request classified as YouTube (its
+/// `http_ytid`, `http_ytitag`, `http_ytseek`, ...; the `yt_*` columns).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct YouTubeRecord {
+    /// The video identifier as found (11, 16 or 46 characters); `--` when none was found.
+    pub id: InlineStr<49>,
+    /// `yt_itag` as found (up to 4 characters); `--` when none was found.
+    pub itag: InlineStr<4>,
+    /// `yt_seek`: the `begin=` offset.
+    pub seek: i32,
+    /// `yt_red_mode`: which redirection parameters the URL carried.
+    pub redir_mode: i32,
+    /// `yt_red_cnt`.
+    pub redir_count: i32,
+    /// `yt_mobile`: 0 desktop, 1 other, 2 Apple, 3 Android.
+    pub mobile: i32,
+    /// `yt_stream`: the kind of streaming request.
+    pub stream: i32,
+}
+
+/// What `log_video_complete` needs from the layer-7 classifiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct VideoRecord {
+    /// Tstat's test for a row in `log_video_complete` (`is_video || is_streaming ||
+    /// is_ssl_youtube`); the row is written for complete flows only.
+    pub log: bool,
+    /// `vd_type_cont`: container announced by the response's `Content-Type`.
+    pub content: u8,
+    /// `vd_type_pay`: container recognised in the response body.
+    pub payload: u8,
+    /// `vd_dur`, `vd_rate_tot`, `vd_width`, `vd_height`.
+    pub meta: VideoMeta,
+    /// The `yt_*` columns; meaningful only when `http_data` is a YouTube class.
+    pub youtube: YouTubeRecord,
+}
+
+/// One direction's bit-rate samples of Tstat's `VIDEO_DETAILS` (`rate_*` of its `tcb`): the
+/// payload bytes of every 1 s window from the first data segment to the flow's end.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateRecord {
+    /// `rate_smpl`: windows.
+    pub samples: u32,
+    /// `rate_zero`: windows without data.
+    pub empty: u32,
+    /// `rate_streak`: longest run of empty windows (with Tstat's bookkeeping, see `tcp`).
+    pub streak: u32,
+    /// Sum of the samples (bytes/s).
+    pub sum: f64,
+    /// Sum of the squared samples.
+    pub sum2: f64,
+    /// Smallest sample.
+    pub min: f64,
+    /// Largest sample.
+    pub max: f64,
+    /// `rate1`..`rate10`: bytes of the first ten windows.
+    pub begin: [u32; 10],
+}
+
+/// The Advanced group of `log_video_complete`: rate samples of both directions and the sizes
+/// of the server's first PSH-delimited messages. All zero when the group is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct VideoRatesRecord {
+    /// Client-to-server and server-to-client samples.
+    pub dirs: [RateRecord; 2],
+    /// `s_msgsize1`..`s_msgsize10`.
+    pub s_msg_size: [u32; 10],
 }
 
 /// Layer-7 results of a UDP flow.
@@ -244,6 +328,8 @@ pub struct TcpRecord {
     pub l7: TcpL7Record,
     /// DN-Hunter result.
     pub dns: DnsInfo,
+    /// Rate samples for `log_video_complete` (zero unless its Advanced group is on).
+    pub rates: VideoRatesRecord,
 }
 
 /// Per-direction measurements of a UDP flow.
@@ -399,4 +485,22 @@ pub enum FlowRecord {
     Dns(MessageRecord),
     /// A row of `log_tcp_periodic` or `log_udp_periodic`.
     Periodic(PeriodicRecord),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_records_do_not_grow_the_ring_slots() {
+        // A ring slot is as large as the largest record, a copied message; the TCP record
+        // (with its video part) must stay below it.
+        let tcp = std::mem::size_of::<TcpRecord>();
+        let msg = std::mem::size_of::<MessageRecord>();
+        eprintln!(
+            "TcpRecord {tcp} B, MessageRecord {msg} B, FlowRecord {} B",
+            std::mem::size_of::<FlowRecord>()
+        );
+        assert!(tcp <= msg, "{tcp} > {msg}");
+    }
 }

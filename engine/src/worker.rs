@@ -204,7 +204,7 @@ impl<S: RecordSink> Worker<S> {
                     Verdict::Open => self.table.touch(id),
                     Verdict::Close { complete } => {
                         let f = self.table.remove(id);
-                        self.close(f, Some(complete));
+                        self.close(f, Some(complete), ts);
                     }
                 }
             }
@@ -272,7 +272,7 @@ impl<S: RecordSink> Worker<S> {
                 }
                 FlowState::Udp(_) => None,
             };
-            self.close(f, complete);
+            self.close(f, complete, last);
         }
     }
 
@@ -294,11 +294,18 @@ impl<S: RecordSink> Worker<S> {
         };
         if let Some(f) = self.table.evict_if_full(tcp, max) {
             self.stats.evicted += 1;
-            self.close(f, None);
+            self.close(f, None, now);
         }
-        // Periodic bins are per-flow state, allocated only when their log is on.
+        // Periodic bins and rate samples are per-flow state, kept only when their log is on.
         match &mut state {
-            FlowState::Tcp(t) if self.cfg.tcp_periodic => t.enable_periodic(now),
+            FlowState::Tcp(t) => {
+                if self.cfg.tcp_periodic {
+                    t.enable_periodic(now);
+                }
+                if self.cfg.video_rates {
+                    t.enable_rates();
+                }
+            }
             FlowState::Udp(u) if self.cfg.udp_periodic => u.enable_periodic(now),
             _ => {}
         }
@@ -327,14 +334,15 @@ impl<S: RecordSink> Worker<S> {
         let mut expired = std::mem::take(&mut self.expired);
         self.table.maybe_collect(now, &cfg, |f| expired.push(f));
         for f in expired.drain(..) {
-            self.close(f, None);
+            self.close(f, None, now);
         }
         self.expired = expired;
     }
 
     /// Turns a removed flow into its record. `complete` is the TCP verdict; `None` means a
     /// timeout or eviction, where Tstat's rule "complete iff a SYN was seen both ways" applies.
-    fn close(&mut self, mut flow: Flow, complete: Option<bool>) {
+    /// `now` is the packet time of the closure (Tstat's `current_time` in `make_conn_stats`).
+    fn close(&mut self, mut flow: Flow, complete: Option<bool>, now: Timestamp) {
         let (c_ip, c_port) = flow.client();
         let (s_ip, s_port) = flow.server();
         let logged = flow.c_isint || flow.s_isint;
@@ -364,8 +372,9 @@ impl<S: RecordSink> Worker<S> {
                     dirs: Default::default(),
                     l7: Default::default(),
                     dns,
+                    rates: Default::default(),
                 };
-                t.fill_record(&mut rec, complete);
+                t.fill_record(&mut rec, complete, now);
                 t.release(&mut self.pool);
                 if logged {
                     if complete {

@@ -1,5 +1,6 @@
-//! The column groups of `log_tcp_complete` / `log_tcp_nocomplete`, named exactly as Tstat 3.3
-//! prints them in its header line (`#NN#name:index ...`).
+//! The column groups of `log_tcp_complete` / `log_tcp_nocomplete` and of `log_video_complete`
+//! (which reuses the TCP groups), named exactly as Tstat 3.3 prints them in its header line
+//! (`#NN#name:index ...`).
 
 /// Core group (always printed; the only group of `log_tcp_nocomplete`).
 pub const CORE: &[&str] = &[
@@ -153,4 +154,69 @@ pub const LAYER7: &[&str] = &[
     "c_TLSvers",
     "s_TLSvers",
     "dns_enc",
+];
+
+/// The video core group of `log_video_complete` (always printed, after End_to_end).
+pub const VIDEO_CORE: &[&str] = &["vd_type_cont", "vd_type_pay", "yt_id16_46", "yt_itag"];
+
+/// VideoInfo group (video bit 8, `videolog_videoinfo`).
+pub const VIDEO_INFO: &[&str] = &["vd_dur", "vd_rate_tot", "vd_width", "vd_height"];
+
+/// YouTube group (video bit 16, `videolog_youtube`).
+pub const VIDEO_YOUTUBE: &[&str] = &[
+    "yt_id11",
+    "yt_seek",
+    "yt_red_mode",
+    "yt_red_cnt",
+    "yt_mobile",
+    "yt_stream",
+];
+
+/// Advanced group of `log_video_complete` (video bit 32, `videolog_advanced`).
+pub const VIDEO_ADVANCED: &[&str] = &[
+    "c_rate_smpl",
+    "c_rate_zero",
+    "c_rate_streak",
+    "c_rate_avg",
+    "c_rate_std",
+    "c_rate_min",
+    "c_rate_max",
+    "s_rate_smpl",
+    "s_rate_zero",
+    "s_rate_streak",
+    "s_rate_avg",
+    "s_rate_std",
+    "s_rate_min",
+    "s_rate_max",
+    "c_rate1",
+    "c_rate2",
+    "c_rate3",
+    "c_rate4",
+    "c_rate5",
+    "c_rate6",
+    "c_rate7",
+    "c_rate8",
+    "c_rate9",
+    "c_rate10",
+    "s_rate1",
+    "s_rate2",
+    "s_rate3",
+    "s_rate4",
+    "s_rate5",
+    "s_rate6",
+    "s_rate7",
+    "s_rate8",
+    "s_rate9",
+    "s_rate10",
+    "s_msg",
+    "s_msgsize1",
+    "s_msgsize2",
+    "s_msgsize3",
+    "s_msgsize4",
+    "s_msgsize5",
+    "s_msgsize6",
+    "s_msgsize7",
+    "s_msgsize8",
+    "s_msgsize9",
+    "s_msgsize10",
 ];

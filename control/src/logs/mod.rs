@@ -2,7 +2,8 @@
 //!
 //! Owns the text layout (`%f` of millisecond doubles computed as Tstat computes them, `-` for
 //! missing strings, Tstat's `sum/(n+0.0001)` averages) of `log_tcp_complete`,
-//! `log_tcp_nocomplete` and `log_udp_complete`, and the header lines of every other log.
+//! `log_tcp_nocomplete` and `log_udp_complete` (and, in `video`, of `log_video_complete`, made
+//! of the same TCP column groups), and the header lines of every other log.
 //! Does not own files or directories (see `output`).
 
 pub mod columns;
@@ -10,6 +11,7 @@ pub mod dns;
 pub mod http;
 pub mod num;
 pub mod periodic;
+pub mod video;
 
 use num::F6;
 
@@ -60,7 +62,13 @@ pub fn tcp_header(level: TcpLevel, complete: bool) -> String {
             groups.push(columns::LAYER7);
         }
     }
-    let mut s = format!("#{:02}#", level.0);
+    header_line(level.0, &groups)
+}
+
+/// A header line: Tstat's `#NN#` magic (the level bitmask) and `name:index` for every column
+/// of `groups`, with newline.
+fn header_line(level: u8, groups: &[&[&str]]) -> String {
+    let mut s = format!("#{level:02}#");
     let mut n = 0;
     for name in groups.iter().flat_map(|g| g.iter()) {
         n += 1;
@@ -78,7 +86,6 @@ pub fn static_header(log: &str) -> Option<&'static str> {
     Some(match log {
         "log_udp_complete" => include_str!("headers/log_udp_complete.header"),
         "log_mm_complete" => include_str!("headers/log_mm_complete.header"),
-        "log_video_complete" => include_str!("headers/log_video_complete.header"),
         "log_chat_complete" => include_str!("headers/log_chat_complete.header"),
         "log_chat_messages" => include_str!("headers/log_chat_messages.header"),
         "log_http_complete" => include_str!("headers/log_http_complete.header"),
@@ -183,9 +190,40 @@ pub fn tcp_row_with(
     complete: bool,
     mut anon: Option<&mut Anonymizer>,
 ) {
+    core_group(s, r, &mut anon);
+    if complete {
+        if level.has(TcpLevel::END_TO_END) {
+            e2e_group(s, r);
+        }
+        if level.has(TcpLevel::P2P) {
+            let l7 = &r.l7;
+            let e = &l7.ed2k;
+            let _ = write!(
+                s,
+                " {} {} {} {} {} {}",
+                l7.p2p_type % 100,
+                e[0],
+                e[1],
+                e[2],
+                e[3],
+                e[4]
+            );
+        }
+        if level.has(TcpLevel::OPTIONS) {
+            options_group(s, r);
+        }
+        if level.has(TcpLevel::LAYER7) {
+            layer7_group(s, r, &mut anon);
+        }
+    }
+    s.push(b'\n');
+}
+
+/// The Core group (Tstat's `print_tcp_stats_core`), first column without a leading space.
+fn core_group(s: &mut Vec<u8>, r: &TcpRecord, anon: &mut Option<&mut Anonymizer>) {
     let [c, sv] = &r.dirs;
-    let (c_ip, c_crypto) = endpoint(&mut anon, r.c_ip);
-    let (s_ip, s_crypto) = endpoint(&mut anon, r.s_ip);
+    let (c_ip, c_crypto) = endpoint(anon, r.c_ip);
+    let (s_ip, s_crypto) = endpoint(anon, r.s_ip);
     let _ = write!(s, "{} {}", c_ip, r.c_port);
     core_dir(s, c);
     let _ = write!(s, " {} {}", s_ip, r.s_port);
@@ -213,63 +251,57 @@ pub fn tcp_row_with(
         l7.p2p_type / 100,
         if http { u32::from(l7.http_data) + 1 } else { 0 }
     );
-    if complete {
-        if level.has(TcpLevel::END_TO_END) {
-            e2e_dir(s, c);
-            e2e_dir(s, sv);
-        }
-        if level.has(TcpLevel::P2P) {
-            let e = &l7.ed2k;
-            let _ = write!(
-                s,
-                " {} {} {} {} {} {}",
-                l7.p2p_type % 100,
-                e[0],
-                e[1],
-                e[2],
-                e[3],
-                e[4]
-            );
-        }
-        if level.has(TcpLevel::OPTIONS) {
-            options_dir(s, c);
-            options_dir(s, sv);
-        }
-        if level.has(TcpLevel::LAYER7) {
-            let _ = write!(s, " {} {} ", l7.http_req_cnt, l7.http_res_cnt);
-            if http {
-                // Tstat prints the code as a C string: a code cut at a non-digit is shorter.
-                let n = l7.http_res.iter().position(|&c| c == 0).unwrap_or(3);
-                s.extend_from_slice(&l7.http_res[..n]);
-            } else {
-                s.extend_from_slice(b"---");
-            }
-            let _ = write!(s, " {} {}", c.pkts_push, sv.pkts_push);
-            text(s, &l7.tls_sni);
-            text(s, &l7.tls_scn);
-            let ssl = l7.con_t & CON_SSL != 0;
-            let hs = |t| if ssl { rel_ms(f, t) } else { 0.0 };
-            let _ = write!(
-                s,
-                " {} {} {} {} {} {} {} {} {}",
-                l7.npnalpn[0],
-                l7.npnalpn[1],
-                l7.tls_session_stat,
-                F6(hs(l7.last_handshake[0])),
-                F6(hs(l7.last_handshake[1])),
-                F6(rel_ms(f, l7.appdata_time[0])),
-                F6(rel_ms(f, l7.appdata_time[1])),
-                l7.appdata_bytes[0],
-                l7.appdata_bytes[1]
-            );
-            let dns_enc = dns_columns(s, &r.dns, true, &mut anon);
-            text(s, &l7.http_hostname);
-            text(s, &l7.tls_vers[0]);
-            text(s, &l7.tls_vers[1]);
-            let _ = write!(s, " {}", u8::from(dns_enc));
-        }
+}
+
+/// The End_to_end group (`print_tcp_stats_e2e`).
+fn e2e_group(s: &mut Vec<u8>, r: &TcpRecord) {
+    e2e_dir(s, &r.dirs[0]);
+    e2e_dir(s, &r.dirs[1]);
+}
+
+/// The Options group (`print_tcp_stats_options`).
+fn options_group(s: &mut Vec<u8>, r: &TcpRecord) {
+    options_dir(s, &r.dirs[0]);
+    options_dir(s, &r.dirs[1]);
+}
+
+/// The Layer7 group (`print_tcp_stats_layer7`).
+fn layer7_group(s: &mut Vec<u8>, r: &TcpRecord, anon: &mut Option<&mut Anonymizer>) {
+    let [c, sv] = &r.dirs;
+    let f = r.first;
+    let l7 = &r.l7;
+    let http = l7.con_t & CON_HTTP != 0;
+    let _ = write!(s, " {} {} ", l7.http_req_cnt, l7.http_res_cnt);
+    if http {
+        // Tstat prints the code as a C string: a code cut at a non-digit is shorter.
+        let n = l7.http_res.iter().position(|&c| c == 0).unwrap_or(3);
+        s.extend_from_slice(&l7.http_res[..n]);
+    } else {
+        s.extend_from_slice(b"---");
     }
-    s.push(b'\n');
+    let _ = write!(s, " {} {}", c.pkts_push, sv.pkts_push);
+    text(s, &l7.tls_sni);
+    text(s, &l7.tls_scn);
+    let ssl = l7.con_t & CON_SSL != 0;
+    let hs = |t| if ssl { rel_ms(f, t) } else { 0.0 };
+    let _ = write!(
+        s,
+        " {} {} {} {} {} {} {} {} {}",
+        l7.npnalpn[0],
+        l7.npnalpn[1],
+        l7.tls_session_stat,
+        F6(hs(l7.last_handshake[0])),
+        F6(hs(l7.last_handshake[1])),
+        F6(rel_ms(f, l7.appdata_time[0])),
+        F6(rel_ms(f, l7.appdata_time[1])),
+        l7.appdata_bytes[0],
+        l7.appdata_bytes[1]
+    );
+    let dns_enc = dns_columns(s, &r.dns, true, anon);
+    text(s, &l7.http_hostname);
+    text(s, &l7.tls_vers[0]);
+    text(s, &l7.tls_vers[1]);
+    let _ = write!(s, " {}", u8::from(dns_enc));
 }
 
 /// `con_t` bit of HTTP.
@@ -414,6 +446,7 @@ mod tests {
                 req: Timestamp::from_sec_usec(1_362_692_526, 0),
                 res: Timestamp::from_sec_usec(1_362_692_526, 500),
             },
+            rates: Default::default(),
         }
     }
 

@@ -1,20 +1,23 @@
 //! Tstat's TCP layer-7 classification, per flow: the `tcpL7.c` state machine (`con_t`: HTTP,
 //! RTSP, ICY, MSN/YMSG/XMPP entry points, SMTP, POP3, IMAP, TLS, SSH, FB0, and the RTMP, ED2K
 //! obfuscation and BitTorrent MSE heuristics), the IPP2P TCP matcher (`p2p_t`, `ed2k_*`), the
-//! HTTP request/response counters and host of `http.c`, and the TLS details of the Layer7 log
-//! group.
+//! HTTP request/response counters and host of `http.c`, the TLS details of the Layer7 log
+//! group, and what `log_video_complete` needs: the streaming classifier of `videoL7.c`
+//! (`vd_type_cont`, `vd_type_pay`, container metadata), the YouTube details of the request that
+//! set a YouTube class (`yt_*`), and Tstat's test for a row in that log.
 //!
 //! Owns the per-flow [`TcpL7`] state and its conversion into a [`TcpL7Record`]. Each segment is
-//! handed over after the TCP statistics were updated, and the three Tstat plugins run in
-//! Tstat's (LIFO registration) order: P2P, then the L7 state machine, then the HTTP counters.
-//! Byte-level parsing lives in the submodules (`http`, `tls`, `p2p`); this module holds
-//! the states, Tstat's per-state packet limits and what is kept. Does not own the TCP counters
+//! handed over after the TCP statistics were updated, and the four Tstat plugins run in
+//! Tstat's (LIFO registration) order: P2P, then the L7 state machine, then the streaming
+//! classifier, then the HTTP counters. Byte-level parsing lives in the submodules (`http`,
+//! `tls`, `p2p`, `video`, `youtube`); this module holds the states, Tstat's per-state packet
+//! limits and what is kept. Does not own the TCP counters
 //! (it mirrors the two it needs, the PSH-delimited message sizes and the in-sequence end).
 //!
 //! Memory: the always-present part is 32 bytes (see the `size` test). What only HTTP, TLS,
 //! FB0 and ED2K flows need (counters, names allocated to their exact size when found, TLS
-//! marks, a bounded ClientHello reassembly buffer) lives in `Ext`, allocated the first time
-//! one of its fields is set. The working state of the size/entropy heuristics (`Work`) is
+//! marks, a bounded ClientHello reassembly buffer, the streaming findings, the YouTube
+//! details) lives in `Ext`, allocated the first time one of its fields is set. The working state of the size/entropy heuristics (`Work`) is
 //! needed only while the state machine looks at a flow; it comes from, and goes back to, a
 //! per-worker free list, so steady-state classification allocates nothing per packet.
 //!
@@ -28,9 +31,11 @@ mod http;
 mod p2p;
 mod peek;
 mod tls;
+mod video;
+mod youtube;
 
 use super::TcpCtx;
-use crate::record::{InlineStr, TcpL7Record};
+use crate::record::{InlineStr, TcpL7Record, VideoRecord, YouTubeRecord};
 use crate::time::Timestamp;
 use http::class;
 use peek::key;
@@ -119,6 +124,24 @@ enum State {
     Ignore,
 }
 
+/// States of Tstat's streaming classifier (`streaming.state`, its own copy of the state
+/// machine's `UNKNOWN_TYPE` / `HTTP_COMMAND` / `IGNORE_FURTHER_PACKETS`).
+mod vstate {
+    pub const UNKNOWN: u8 = 0;
+    pub const COMMAND: u8 = 1;
+    pub const IGNORE: u8 = 2;
+}
+
+/// The streaming classifier's findings (`vd_type_cont`, `vd_type_pay`, the metadata).
+#[derive(Debug, Default)]
+struct Streaming {
+    /// Server segments looked at (`streaming.packets`).
+    packets: u8,
+    content: u8,
+    payload: u8,
+    meta: video::Meta,
+}
+
 /// The MSN commands that open a session.
 #[derive(Debug, Clone, Copy)]
 enum Msn {
@@ -201,6 +224,11 @@ struct Ext {
     c_versions: Option<Box<[u8]>>,
     /// A ClientHello longer than its first segment, being reassembled.
     hello: Option<Box<Reassembly>>,
+    /// The streaming classifier's findings (an HTTP flow's response).
+    streaming: Streaming,
+    /// The YouTube details of the request that gave the flow its YouTube class (allocated
+    /// for such flows only; none means Tstat's `--` and zeros).
+    youtube: Option<Box<YouTubeRecord>>,
 }
 
 /// A ClientHello record under reassembly.
@@ -275,6 +303,8 @@ pub struct TcpL7 {
     flags: u16,
     state: State,
     http_data: u8,
+    /// The streaming classifier's state ([`vstate`]).
+    video_state: u8,
     work: Option<Box<Work>>,
     ext: Option<Box<Ext>>,
 }
@@ -319,6 +349,11 @@ impl TcpL7 {
         if data && self.state != State::Ignore {
             self.classify(ctx);
         }
+        // Tstat's STREAMING plugin runs between the state machine and the HTTP counters; it
+        // reads and writes only its own state.
+        if data && self.video_state != vstate::IGNORE {
+            self.streaming(ctx);
+        }
         if data && ctx.payload.len() >= 5 {
             if http::may_count(ctx.payload[0]) {
                 self.http_counters(ctx);
@@ -351,6 +386,7 @@ impl TcpL7 {
             http_data: self.http_data,
             ..TcpL7Record::default()
         };
+        r.video = self.video_record(con_t);
         if let Some(e) = &self.ext {
             r.http_req_cnt = e.http_req_cnt;
             r.http_res_cnt = e.http_res_cnt;
@@ -374,6 +410,100 @@ impl TcpL7 {
             }
         }
         r
+    }
+
+    /// What `log_video_complete` needs, and Tstat's test for a row there (`make_conn_stats`):
+    /// RTMP; HTTP with a video content class (`is_video`); HTTP whose response announced or
+    /// carried a video container (`is_streaming`); TLS to a YouTube name (`is_ssl_youtube`).
+    fn video_record(&self, con_t: u32) -> VideoRecord {
+        let mut v = VideoRecord::default();
+        let http = con_t & con::HTTP != 0;
+        let mut ssl_youtube = false;
+        v.youtube = YouTubeRecord {
+            id: InlineStr::new(b"--"),
+            itag: InlineStr::new(b"--"),
+            ..YouTubeRecord::default()
+        };
+        if let Some(e) = &self.ext {
+            let st = &e.streaming;
+            v.content = st.content;
+            v.payload = st.payload;
+            v.meta = st.meta.record();
+            ssl_youtube = con_t & con::SSL != 0 && e.sni.as_deref().is_some_and(video::youtube_sni);
+            if let Some(yt) = &e.youtube {
+                v.youtube = **yt;
+            }
+        }
+        let video_class = matches!(
+            self.http_data,
+            class::YOUTUBE_VIDEO
+                | class::YOUTUBE_VIDEO204
+                | class::YOUTUBE_204
+                | class::YOUTUBE_SITE
+                | class::YOUTUBE_SITE_DIRECT
+                | class::YOUTUBE_SITE_EMBED
+                | class::VIDEO_CONTENT
+                | class::VIMEO
+                | class::NETFLIX
+                | class::FLASHVIDEO
+        );
+        let is_video = con_t & con::RTMP != 0 || (http && video_class);
+        let is_streaming = http && (v.content != video::fmt::NOT_DEFINED || v.payload != 0);
+        v.log = is_video || is_streaming || ssl_youtube;
+        v
+    }
+
+    /// Tstat's `videoL7_flow_stat` on a segment with payload: the first client request
+    /// (`GET`, `POST`, `HEAD`) opens the classifier; then up to five server segments are read
+    /// for a video `Content-Type` and a container signature at the start of the body.
+    fn streaming(&mut self, ctx: &TcpCtx<'_>) {
+        let p = ctx.payload;
+        let c2s = ctx.dir & 1 == C2S;
+        match self.video_state {
+            vstate::UNKNOWN => {
+                // Tstat returns at once (packet limit included) below five captured bytes.
+                if p.len() < 5 {
+                    return;
+                }
+                match &key(p) {
+                    b"GET " | b"POST" | b"HEAD" => {
+                        if c2s {
+                            self.video_state = vstate::COMMAND;
+                        }
+                    }
+                    _ => {
+                        if ctx.packets > MAX_UNKNOWN_PACKETS {
+                            self.video_state = vstate::IGNORE;
+                        }
+                    }
+                }
+            }
+            vstate::COMMAND => {
+                if !c2s && p.len() >= 5 {
+                    let st = &mut self.ext().streaming;
+                    st.packets = st.packets.saturating_add(1);
+                    if st.content == video::fmt::NOT_DEFINED {
+                        st.content = video::content_type(p);
+                    }
+                    if let Some(off) = video::body_offset(p) {
+                        if let Some(body) = p.get(off..).filter(|b| b.len() > 4) {
+                            let t = video::payload_type(&mut st.meta, body);
+                            if t != video::fmt::NOT_DEFINED {
+                                st.payload = t;
+                            }
+                        }
+                    }
+                    let done = st.content != 0 && st.payload != 0;
+                    if done || st.packets >= video::MAX_STREAMING_DEPTH {
+                        self.video_state = vstate::IGNORE;
+                    }
+                }
+            }
+            _ => return,
+        }
+        if ctx.packets > MAX_PACKETS_CON {
+            self.video_state = vstate::IGNORE;
+        }
     }
 
     #[inline]
@@ -689,12 +819,14 @@ impl TcpL7 {
                 if c2s {
                     self.state = State::HttpCommand;
                     self.http_data = http::classify_get(p);
+                    self.youtube(p, self.http_data, true);
                 }
             }
             b"POST" => {
                 if c2s {
                     self.state = State::HttpCommand;
                     self.http_data = http::classify_post(p);
+                    self.youtube(p, self.http_data, false);
                 }
             }
             b"PATC" | b"OPTI" | b"DELE" => {
@@ -824,20 +956,46 @@ impl TcpL7 {
                 self.http_data,
                 class::GET | class::POST | class::YOUTUBE_204
             );
-            let new = match &k {
-                b"GET " if refine => Some(http::classify_get(p)),
-                b"POST" if refine => Some(http::classify_post(p)),
-                _ => None,
+            let (new, get) = match &k {
+                b"GET " if refine => (Some(http::classify_get(p)), true),
+                b"POST" if refine => (Some(http::classify_post(p)), false),
+                _ => (None, false),
             };
             if let Some(new) = new {
                 if self.http_data == class::YOUTUBE_204 && new == class::YOUTUBE_VIDEO {
                     self.http_data = class::YOUTUBE_VIDEO204;
+                    self.youtube(p, new, get);
                 } else if new != class::GET && new != class::POST {
                     self.http_data = new;
+                    self.youtube(p, new, get);
                 }
             }
         }
         self.limit(ctx.packets, MAX_HTTP_RESPONSE_PACKETS);
+    }
+
+    /// Keeps the YouTube details of request `p` once its class `cls` became the flow's:
+    /// Tstat copies them (`http_ytid`, `http_ytitag`, ...) whenever a request sets a YouTube
+    /// class, and a `POST` never carries any (its identifier stays `--`).
+    fn youtube(&mut self, p: &[u8], cls: u8, get: bool) {
+        let yt_class = matches!(
+            cls,
+            class::YOUTUBE_VIDEO
+                | class::YOUTUBE_SITE
+                | class::YOUTUBE_SITE_DIRECT
+                | class::YOUTUBE_SITE_EMBED
+                | class::YOUTUBE_VIDEO204
+                | class::YOUTUBE_204
+        );
+        if yt_class && get {
+            let yt = youtube::details(p, cls);
+            match &mut self.ext().youtube {
+                Some(b) => **b = yt,
+                slot @ None => *slot = Some(Box::new(yt)),
+            }
+        } else if let Some(e) = &mut self.ext {
+            e.youtube = None;
+        }
     }
 
     /// Tstat's `ssl_client_check` in the unknown state: a ClientHello (parsed, and kept for
@@ -1269,6 +1427,92 @@ mod tests {
         assert_eq!(r.http_data, class::POST);
         assert_eq!(&r.http_res, b"100");
         assert_eq!(r.http_hostname.as_bytes(), b"1.2.3.4:8080");
+    }
+
+    #[test]
+    fn video_by_content_type_and_container() {
+        let mut f = Flow::new();
+        f.seg(
+            C2S,
+            PA,
+            b"GET /v/clip.mp4 HTTP/1.1\r\nHost: cdn.example\r\n\r\n",
+        );
+        f.seg(
+            S2C,
+            PA,
+            b"HTTP/1.1 206 Partial Content\r\nContent-Type: video/mp4\r\n\r\n",
+        );
+        let mut body = b"\0\0\0\x1cftypmp42\0\0\0\0isomavc1mp42\0\0\0\x08free".to_vec();
+        body.resize(1024, 0);
+        f.seg(S2C, A, &body);
+        let v = f.l7.record().video;
+        assert!(v.log);
+        assert_eq!((v.content, v.payload), (video::fmt::MP4, video::fmt::MP4));
+        // The classifier stopped once both were known.
+        assert_eq!(f.l7.video_state, vstate::IGNORE);
+        assert_eq!(v.youtube.id.as_bytes(), b"--");
+    }
+
+    #[test]
+    fn plain_http_is_not_video() {
+        let mut f = Flow::new();
+        f.seg(
+            C2S,
+            PA,
+            b"GET /index.html HTTP/1.1\r\nHost: bro.org\r\n\r\n",
+        );
+        for _ in 0..6 {
+            f.seg(
+                S2C,
+                PA,
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>",
+            );
+        }
+        let v = f.l7.record().video;
+        assert!(!v.log);
+        assert_eq!((v.content, v.payload), (0, 0));
+        // Five server segments, then the classifier gave up.
+        assert_eq!(f.l7.video_state, vstate::IGNORE);
+        // A video body after that is not looked at.
+        f.seg(
+            S2C,
+            A,
+            b"FLV\x01\x05\0\0\0\x09\0\0\0\0\x12\0\0\x80\0\0\0\0\0\0\0\x02",
+        );
+        assert!(!f.l7.record().video.log);
+    }
+
+    #[test]
+    fn youtube_request_is_video_with_details() {
+        let mut f = Flow::new();
+        f.seg(
+            C2S,
+            PA,
+            b"GET /videoplayback?id=0123456789abcdef&itag=22&begin=10 HTTP/1.1\r\n\r\n",
+        );
+        f.seg(S2C, PA, b"HTTP/1.1 200 OK\r\n\r\n");
+        let r = f.l7.record();
+        assert_eq!(r.http_data, class::YOUTUBE_VIDEO);
+        assert!(r.video.log);
+        assert_eq!(r.video.youtube.id.as_bytes(), b"0123456789abcdef");
+        assert_eq!(r.video.youtube.itag.as_bytes(), b"22");
+        assert_eq!(r.video.youtube.seek, 10);
+    }
+
+    #[test]
+    fn tls_to_youtube_is_video() {
+        // The SNI of `client_hello` is www.ntop.org: not YouTube.
+        let mut f = Flow::new();
+        f.seg(C2S, PA, &client_hello(517));
+        f.seg(S2C, A, &server_flight());
+        assert!(!f.l7.record().video.log);
+        let mut g = Flow::new();
+        g.seg(C2S, PA, &client_hello(517));
+        g.seg(S2C, A, &server_flight());
+        g.l7.ext.as_mut().unwrap().sni = Some(b"r4---sn-a5m7lnl6.googlevideo.com"[..].into());
+        let r = g.l7.record();
+        assert_eq!(r.con_t, con::SSL);
+        assert!(r.video.log);
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! estimates, PSH-delimited messages and the closing rules (FIN handshake, RST, half-duplex).
 //! Does not own: flow lookup, timers or idle timeouts (see `flow`), nor layer-7 classification.
 
+mod rates;
 mod seqspace;
 
+pub use rates::{Rates, RATE_SAMPLING_US};
 pub use seqspace::{SegPool, Segment, SeqSpace, INITIAL_RANGES, MAX_SEG_PER_QUAD};
 
 use crate::config::PERIODIC_INTERVAL_US;
 use crate::l7::{tcp::TcpL7, TcpCtx};
-use crate::record::{PeriodicDir, TcpDirRecord, TcpRecord};
+use crate::record::{PeriodicDir, TcpDirRecord, TcpRecord, VideoRatesRecord};
 use crate::time::Timestamp;
 use crate::wire::{Packet, TcpSegment};
 use seqspace::quad_of;
@@ -239,6 +241,8 @@ pub struct TcpFlow {
     l7: TcpL7,
     /// Present only when `log_tcp_periodic` is on.
     periodic: Option<Box<TcpPeriodic>>,
+    /// Present only when `log_video_complete` prints its Advanced group.
+    rates: Option<Box<Rates>>,
 }
 
 impl TcpFlow {
@@ -251,6 +255,14 @@ impl TcpFlow {
             packets: 0,
             l7: TcpL7::default(),
             periodic: None,
+            rates: None,
+        }
+    }
+
+    /// Turns on the bit-rate samples of `log_video_complete`'s Advanced group.
+    pub fn enable_rates(&mut self) {
+        if self.rates.is_none() {
+            self.rates = Some(rates::pool::take());
         }
     }
 
@@ -332,10 +344,13 @@ impl TcpFlow {
         self.dirs[C2S].syn_count > 0 && self.dirs[S2C].syn_count > 0
     }
 
-    /// Returns the range buffers to the worker's pool.
+    /// Returns the range buffers to the worker's pool (and the rate samples to theirs).
     pub fn release(&mut self, pool: &mut SegPool) {
         for d in &mut self.dirs {
             d.ss.release(pool);
+        }
+        if let Some(r) = self.rates.take() {
+            rates::pool::give(r);
         }
     }
 
@@ -461,6 +476,10 @@ impl TcpFlow {
                 }
                 if t.min_seg_size == 0 || data_len < t.min_seg_size {
                     t.min_seg_size = data_len;
+                }
+                // Tstat samples the rate right after these data counters.
+                if let Some(r) = self.rates.as_deref_mut() {
+                    r.on_data(this, now, data_len);
                 }
             }
             let ttl = u32::from(pkt.ttl);
@@ -599,6 +618,13 @@ impl TcpFlow {
             } else {
                 t.seq.wrapping_sub(t.msg_last_seq)
             };
+            if this == S2C {
+                // `s_msgsize1..10` of log_video_complete: Tstat stores every cut, an empty one
+                // too (the next overwrites it).
+                if let Some(r) = self.rates.as_deref_mut() {
+                    r.on_server_message(t.msg_count, size);
+                }
+            }
             if size > 0 {
                 t.msg_count += 1;
             }
@@ -757,13 +783,18 @@ impl TcpFlow {
         }
     }
 
-    /// Fills the measured part of a [`TcpRecord`].
-    pub fn fill_record(&self, rec: &mut TcpRecord, complete: bool) {
+    /// Fills the measured part of a [`TcpRecord`] for a flow closed at packet time `now` (the
+    /// rate samples run to the close, not to the flow's last packet).
+    pub fn fill_record(&self, rec: &mut TcpRecord, complete: bool, now: Timestamp) {
         rec.first = self.first_time;
         rec.last = self.last_time;
         rec.complete = complete;
         rec.dirs = [dir_record(&self.dirs[C2S]), dir_record(&self.dirs[S2C])];
         rec.l7 = self.l7.record();
+        rec.rates = match &self.rates {
+            Some(r) => r.record(now),
+            None => VideoRatesRecord::default(),
+        };
     }
 }
 

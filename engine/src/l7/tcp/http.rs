@@ -4,8 +4,9 @@
 //!
 //! The URL rules are a transcription of Tstat's `classify_http_get`/`classify_http_post`: the
 //! same prefixes, the same `memcmp` lengths (a prefix shorter than the pattern matches when the
-//! captured payload ends first), and the same fall-through order. The YouTube/Dropbox side
-//! details Tstat extracts with `VIDEO_DETAILS` do not change the class and are not kept.
+//! captured payload ends first), and the same fall-through order. The YouTube details Tstat
+//! extracts with `VIDEO_DETAILS` do not change the class; `youtube` extracts them for the
+//! rule that gave it (the Dropbox one, under `SNOOP_DROPBOX`, is not in the default build).
 //! Owns no state.
 
 use super::peek::{c_str, Peek};
