@@ -296,7 +296,8 @@ impl<S: RecordSink> Worker<S> {
             self.stats.evicted += 1;
             self.close(f, None, now);
         }
-        // Periodic bins and rate samples are per-flow state, kept only when their log is on.
+        // Periodic bins, rate samples and HTTP row decisions are per-flow work, done only when
+        // their log is on.
         match &mut state {
             FlowState::Tcp(t) => {
                 if self.cfg.tcp_periodic {
@@ -304,6 +305,9 @@ impl<S: RecordSink> Worker<S> {
                 }
                 if self.cfg.video_rates {
                     t.enable_rates();
+                }
+                if self.cfg.http_log {
+                    t.enable_http_rows();
                 }
             }
             FlowState::Udp(u) if self.cfg.udp_periodic => u.enable_periodic(now),

@@ -259,6 +259,11 @@ impl TcpFlow {
         }
     }
 
+    /// Turns on the `log_http_complete` row decisions of the layer-7 classifier.
+    pub fn enable_http_rows(&mut self) {
+        self.l7.enable_http_rows();
+    }
+
     /// Turns on the bit-rate samples of `log_video_complete`'s Advanced group.
     pub fn enable_rates(&mut self) {
         if self.rates.is_none() {
