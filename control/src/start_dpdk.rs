@@ -11,7 +11,7 @@ use engine::rx::{Frame, PacketQueue};
 use engine::source::TraceFile;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -183,52 +183,38 @@ fn run_lcores(
             }
         }
     }
-    let fed = Arc::new(AtomicU64::new(0));
-    let feeding_done = Arc::new(AtomicBool::new(failure.is_some()));
-    let feed_error: Arc<Mutex<Option<String>>> = Arc::default();
-    let backlog_probe;
-    let feeder_thread = if let (Some((trace, mut f)), None) = (feeder, &failure) {
-        let (fed2, done2, err2) = (
-            Arc::clone(&fed),
-            Arc::clone(&feeding_done),
-            Arc::clone(&feed_error),
-        );
-        backlog_probe = true;
-        Some(
+    // The replay thread hands its feeder back when the trace is fed, so that the queues'
+    // backlog can be watched: the replay is over once every queue is empty (each core
+    // finishes the burst it holds before it looks at the stop flag).
+    let mut replay = match (feeder, &failure) {
+        (Some((trace, mut f)), None) => Some(
             std::thread::Builder::new()
                 .name("replay".into())
                 .spawn(move || {
-                    let r = replay_trace(&trace, &mut f, &fed2);
-                    if let Err(e) = r {
-                        *err2.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
-                    }
-                    done2.store(true, Ordering::Release);
-                    f
+                    let r = replay_trace(&trace, &mut f);
+                    (f, r)
                 })?,
-        )
-    } else {
-        backlog_probe = false;
-        None
+        ),
+        _ => None,
     };
-    let mut feeder_back = None;
-    let mut feeder_thread = feeder_thread;
-    loop {
-        let go = control();
-        if failure.is_some() || !go {
-            break;
+    let mut fed: Option<dpdk::RingFeeder> = None;
+    while failure.is_none() && control() {
+        if replay.as_ref().is_some_and(|t| t.is_finished()) {
+            let (f, r) = replay
+                .take()
+                .expect("checked above")
+                .join()
+                .map_err(|_| anyhow::anyhow!("the replay thread failed"))?;
+            if let Err(e) = r {
+                eprintln!("tstat-dpdk: replay: {e:#}");
+            }
+            fed = Some(f);
         }
-        if backlog_probe && feeding_done.load(Ordering::Acquire) {
-            if let Some(t) = feeder_thread.take() {
-                feeder_back = t.join().ok();
-            }
-            // The replay is over once every queue is empty: each core finishes the burst it
-            // holds before it looks at the stop flag.
-            if feeder_back
-                .as_ref()
-                .map_or(true, |f| f.backlog().iter().all(|&b| b == 0))
-            {
-                break;
-            }
+        if fed
+            .as_ref()
+            .is_some_and(|f| f.backlog().iter().all(|&b| b == 0))
+        {
+            break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -236,15 +222,12 @@ fn run_lcores(
     for l in launched {
         l.wait();
     }
-    if let Some(t) = feeder_thread.take() {
+    if let Some(t) = replay.take() {
         let _ = t.join();
     }
-    drop(feeder_back);
+    drop(fed);
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context("launching a worker lcore"));
-    }
-    if let Some(e) = feed_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        eprintln!("tstat-dpdk: replay: {e}");
     }
     let mut out = Vec::new();
     for s in slots {
@@ -254,16 +237,11 @@ fn run_lcores(
     Ok(out)
 }
 
-fn replay_trace(
-    path: &std::path::Path,
-    f: &mut dpdk::RingFeeder,
-    fed: &AtomicU64,
-) -> anyhow::Result<()> {
+fn replay_trace(path: &std::path::Path, f: &mut dpdk::RingFeeder) -> anyhow::Result<()> {
     let mut t = TraceFile::open(path)?;
     while let Some(b) = t.next_batch(512)? {
         for d in &b.packets {
             f.feed(d.ts, d.link, b.data(d))?;
-            fed.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())
