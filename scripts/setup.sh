@@ -19,6 +19,7 @@ dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
 command -v tcpreplay >/dev/null || need+=(tcpreplay)
 command -v ip >/dev/null || need+=(iproute2)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v prometheus >/dev/null || need+=(prometheus) # control/tests/metrics.rs scrapes the endpoint with it
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq

@@ -6,8 +6,15 @@
 //! to the writer thread through its own SPSC ring; the writer alone formats text and writes the
 //! logs. Offline, a full ring makes the worker wait (counted) instead of dropping, so `analyze`
 //! never loses a record.
+//!
+//! With histograms (`-H`), the reader also keeps Tstat's histogram clock: it sees every packet
+//! in capture order, so it decides where an interval ends (the first IP packet more than
+//! `Max_Time_Step` after the previous end) and tells every worker in-band, right after the
+//! packets before the boundary, as it does with DN-Hunter entries. Each worker emits its part
+//! of the interval as records; the writer merges them and writes `NNN/` and `LAST/`.
 
 use crate::conf::Runtime;
+use crate::histo::{HistoOutput, HistoSpec};
 use crate::logs::video::VideoLevel;
 use crate::output::LogSet;
 use anyhow::{bail, Context};
@@ -60,6 +67,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Packet time of the first and last packet.
     pub span: Option<(Timestamp, Timestamp)>,
+    /// Histogram directories written (`-H`).
+    pub histo_dirs: Vec<PathBuf>,
 }
 
 enum Msg {
@@ -68,8 +77,22 @@ enum Msg {
         pkts: Vec<PacketDesc>,
     },
     Dns(Arc<DnsEntry>),
+    /// The first IP packet's time: the first histogram interval starts there.
+    HistoStart(Timestamp),
+    /// A histogram interval is about to end: reply with the last flow creation time.
+    HistoSync,
+    /// A histogram interval ends at packet time `end` (after the packets sent before); run
+    /// the collector as of `collect_at` first.
+    HistoTick {
+        end: Timestamp,
+        collect_at: Timestamp,
+    },
     Finish(Timestamp),
 }
+
+/// Tstat's `Max_Time_Step`: histograms are dumped at the first IP packet more than 300 s of
+/// packet time after the previous dump.
+const MAX_TIME_STEP_US: i64 = 300_000_000;
 
 const BATCH: usize = 512;
 const WORK_RING: usize = 256;
@@ -79,6 +102,12 @@ const RECORD_RING: usize = 1 << 14;
 
 /// Runs the analysis of every trace (one output directory per file, or one for all with `-c`).
 pub fn run(opts: &Options) -> anyhow::Result<Summary> {
+    run_with_histo(opts, None)
+}
+
+/// [`run`], also collecting Tstat's histograms as `histo` selects them (`-H`) and writing them
+/// next to the logs.
+pub fn run_with_histo(opts: &Options, histo: Option<&HistoSpec>) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
     let groups: Vec<Vec<PathBuf>> = if opts.concat {
@@ -99,7 +128,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Summary> {
             Some(r) => r.clone(),
             None => PathBuf::from(format!("{}.out", group[0].display())),
         };
-        run_group(opts, group, &root, &mut summary, &bar, &mut done_bytes)?;
+        run_group(
+            opts,
+            histo,
+            group,
+            &root,
+            &mut summary,
+            &bar,
+            &mut done_bytes,
+        )?;
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -124,12 +161,14 @@ fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {
 struct Pipeline {
     inputs: Vec<rtrb::Producer<Msg>>,
     returns: Vec<rtrb::Consumer<Vec<PacketDesc>>>,
+    /// Each worker's answer to [`Msg::HistoSync`].
+    replies: Vec<rtrb::Consumer<Timestamp>>,
     workers: Vec<std::thread::JoinHandle<CoreStats>>,
-    writer: std::thread::JoinHandle<anyhow::Result<()>>,
+    writer: std::thread::JoinHandle<anyhow::Result<Vec<PathBuf>>>,
 }
 
 impl Pipeline {
-    fn start(opts: &Options, logs: LogSet) -> Pipeline {
+    fn start(opts: &Options, logs: LogSet, histo: Option<&HistoSpec>) -> Pipeline {
         let mut engine = opts.engine.clone();
         // The Advanced group of log_video_complete needs per-flow rate samples, which only
         // the workers can take: they keep them when that group is printed.
@@ -142,7 +181,11 @@ impl Pipeline {
         let mut returns = Vec::new();
         let mut workers = Vec::new();
         let mut consumers = Vec::new();
+        let mut replies = Vec::new();
+        let histo_cfg = histo.map(HistoSpec::engine);
         for i in 0..n {
+            let (mut reply_tx, reply_rx) = rtrb::RingBuffer::<Timestamp>::new(4);
+            replies.push(reply_rx);
             let (in_tx, mut in_rx) = rtrb::RingBuffer::<Msg>::new(WORK_RING);
             let (mut ret_tx, ret_rx) = rtrb::RingBuffer::<Vec<PacketDesc>>::new(WORK_RING * 2);
             let (rec_tx, rec_rx) = rtrb::RingBuffer::<FlowRecord>::new(RECORD_RING);
@@ -150,10 +193,14 @@ impl Pipeline {
             inputs.push(in_tx);
             returns.push(ret_rx);
             let cfg = Arc::clone(&cfg);
+            let histo_cfg = histo_cfg.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || {
                     let mut w = Worker::new(cfg, rec_tx, FullPolicy::Wait);
+                    if let Some(h) = histo_cfg {
+                        w.enable_histo(h, i as u16);
+                    }
                     let mut idle = 0u32;
                     loop {
                         match in_rx.pop() {
@@ -169,6 +216,11 @@ impl Pipeline {
                                 let _ = ret_tx.push(pkts);
                             }
                             Ok(Msg::Dns(e)) => w.add_dns(e),
+                            Ok(Msg::HistoStart(t)) => w.histo_start(t),
+                            Ok(Msg::HistoSync) => {
+                                let _ = reply_tx.push(w.last_flow_created());
+                            }
+                            Ok(Msg::HistoTick { end, collect_at }) => w.histo_tick(end, collect_at),
                             Ok(Msg::Finish(last)) => {
                                 w.finish(last);
                                 return w.stats().clone();
@@ -180,13 +232,15 @@ impl Pipeline {
                 .expect("spawning a worker thread");
             workers.push(handle);
         }
+        let histo_out = histo.map(|h| HistoOutput::new(logs.dir().to_path_buf(), h.clone(), n));
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_logs(logs, consumers))
+            .spawn(move || write_logs(logs, consumers, histo_out))
             .expect("spawning the writer thread");
         Pipeline {
             inputs,
             returns,
+            replies,
             workers,
             writer,
         }
@@ -228,7 +282,43 @@ impl Pipeline {
             .unwrap_or_else(|_| Vec::with_capacity(BATCH))
     }
 
-    fn finish(mut self, last: Timestamp) -> anyhow::Result<CoreStats> {
+    /// Sends `msg` to every worker (after the packets already sent to them).
+    fn broadcast(&mut self, msg: &Msg) {
+        for w in 0..self.inputs.len() {
+            let m = match msg {
+                Msg::HistoStart(t) => Msg::HistoStart(*t),
+                Msg::HistoSync => Msg::HistoSync,
+                &Msg::HistoTick { end, collect_at } => Msg::HistoTick { end, collect_at },
+                Msg::Dns(e) => Msg::Dns(Arc::clone(e)),
+                Msg::Finish(t) => Msg::Finish(*t),
+                Msg::Batch { .. } => continue,
+            };
+            self.send(w, m);
+        }
+    }
+
+    /// Ends a histogram interval at `end` (every packet before it already sent): asks every
+    /// worker for its last flow creation, then has them all collect as of the latest one and
+    /// emit the interval.
+    fn histo_tick(&mut self, end: Timestamp) {
+        self.broadcast(&Msg::HistoSync);
+        let mut collect_at = Timestamp::ZERO;
+        for r in &mut self.replies {
+            let mut idle = 0u32;
+            loop {
+                match r.pop() {
+                    Ok(t) => {
+                        collect_at = collect_at.max(t);
+                        break;
+                    }
+                    Err(_) => backoff(&mut idle),
+                }
+            }
+        }
+        self.broadcast(&Msg::HistoTick { end, collect_at });
+    }
+
+    fn finish(mut self, last: Timestamp) -> anyhow::Result<(CoreStats, Vec<PathBuf>)> {
         for w in 0..self.inputs.len() {
             self.send(w, Msg::Finish(last));
         }
@@ -239,10 +329,11 @@ impl Pipeline {
                 .map_err(|_| anyhow::anyhow!("a worker thread failed"))?;
             total.merge(&s);
         }
-        self.writer
+        let histo_dirs = self
+            .writer
             .join()
             .map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
-        Ok(total)
+        Ok((total, histo_dirs))
     }
 }
 
@@ -262,7 +353,11 @@ fn backoff(idle: &mut u32) {
     }
 }
 
-fn write_logs(mut logs: LogSet, mut rings: Vec<rtrb::Consumer<FlowRecord>>) -> anyhow::Result<()> {
+fn write_logs(
+    mut logs: LogSet,
+    mut rings: Vec<rtrb::Consumer<FlowRecord>>,
+    mut histo: Option<HistoOutput>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut idle = 0u32;
     loop {
         let mut any = false;
@@ -271,7 +366,12 @@ fn write_logs(mut logs: LogSet, mut rings: Vec<rtrb::Consumer<FlowRecord>>) -> a
             let done = r.is_abandoned();
             while let Ok(rec) = r.pop() {
                 any = true;
-                logs.write(&rec)?;
+                match (&rec, &mut histo) {
+                    (FlowRecord::Histo(c), Some(h)) => {
+                        h.chunk(c)?;
+                    }
+                    _ => logs.write(&rec)?,
+                }
             }
             all_done &= done;
         }
@@ -284,11 +384,19 @@ fn write_logs(mut logs: LogSet, mut rings: Vec<rtrb::Consumer<FlowRecord>>) -> a
             backoff(&mut idle);
         }
     }
-    logs.finish()
+    logs.finish()?;
+    match histo {
+        Some(h) => {
+            h.finish()?;
+            Ok(h.written().to_vec())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 fn run_group(
     opts: &Options,
+    histo: Option<&HistoSpec>,
     files: &[PathBuf],
     root: &Path,
     summary: &mut Summary,
@@ -303,7 +411,9 @@ fn run_group(
     let mut spread = 0usize;
     let mut snoop = DnsSnoop::default();
     let mut pending: Vec<Vec<PacketDesc>> = (0..n).map(|_| Vec::new()).collect();
-    for path in files {
+    // Tstat's `last_time_step`: the first IP packet, then the packet of each dump.
+    let mut histo_step: Option<Timestamp> = None;
+    for (file_no, path) in files.iter().enumerate() {
         let mut trace = match TraceFile::open(path) {
             Ok(t) => t,
             Err(e) => {
@@ -335,7 +445,7 @@ fn run_group(
                     opts.crypto.as_ref(),
                 )?;
                 summary.dirs.push(logs.dir().to_path_buf());
-                let mut p = Pipeline::start(opts, logs);
+                let mut p = Pipeline::start(opts, logs, histo);
                 for (w, slot) in pending.iter_mut().enumerate() {
                     *slot = p.buffer(w);
                 }
@@ -365,8 +475,20 @@ fn run_group(
                     // Every worker must see the entry after the packets before it and before
                     // the packets after it, as Tstat's single cache does.
                     p.flush(&mut pending, &batch.block);
-                    for w in 0..n {
-                        p.send(w, Msg::Dns(Arc::clone(&e)));
+                    p.broadcast(&Msg::Dns(e));
+                }
+                if histo.is_some() && (r.hash.is_some() || engine::histo::is_ip(d.link, data)) {
+                    match histo_step {
+                        None => {
+                            histo_step = Some(d.ts);
+                            p.broadcast(&Msg::HistoStart(d.ts));
+                        }
+                        Some(step) if d.ts.0 - step.0 > MAX_TIME_STEP_US => {
+                            histo_step = Some(d.ts);
+                            p.flush(&mut pending, &batch.block);
+                            p.histo_tick(d.ts);
+                        }
+                        Some(_) => {}
                     }
                 }
             }
@@ -376,6 +498,13 @@ fn run_group(
             }
         }
         *done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        // With -c, Tstat dumps its histograms at the end of every file but the last.
+        if file_no + 1 < files.len() && histo_step.is_some() {
+            if let Some(p) = pipeline.as_mut() {
+                histo_step = Some(last);
+                p.histo_tick(last);
+            }
+        }
     }
     let Some(p) = pipeline else {
         if summary.faults.is_empty() {
@@ -390,8 +519,9 @@ fn run_group(
         }
         return Ok(());
     };
-    let stats = p.finish(last).context("analysis failed")?;
+    let (stats, histo_dirs) = p.finish(last).context("analysis failed")?;
     summary.stats.merge(&stats);
+    summary.histo_dirs.extend(histo_dirs);
     let f = first.unwrap_or(last);
     summary.span = Some(match summary.span {
         Some((a, _)) => (a, last),

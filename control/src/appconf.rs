@@ -70,8 +70,9 @@ pub struct RawOutput {
     /// Flushes per output directory (Tstat's `dirs`, default 12: a new `<date>.out` every hour
     /// of traffic).
     pub flushes_per_dir: Option<u32>,
-    /// Records each worker's ring to the writer holds (power of two, default 16384).
-    pub record_ring: Option<usize>,
+    /// KiB of each worker's record ring to the control plane (power of two, default 65536:
+    /// 64 MiB, some 50 000 TCP records).
+    pub record_ring_kib: Option<u64>,
 }
 
 /// `[control]`: the local control socket.
@@ -80,6 +81,15 @@ pub struct RawOutput {
 pub struct RawControl {
     /// Unix socket for `tstat-dpdk status` and `stop` (default `/run/tstat-dpdk.sock`).
     pub socket: Option<PathBuf>,
+    /// Directory of the record rings and the control plane's checkpoint (default
+    /// `/run/tstat-dpdk`; a tmpfs keeps the rings in memory).
+    pub run_dir: Option<PathBuf>,
+    /// User the control-plane process runs as when `start` runs as root (default: the same
+    /// user as the engine).
+    pub user: Option<String>,
+    /// Prometheus endpoint of the control plane, `address:port` (default `127.0.0.1:9464`;
+    /// `"off"`: none).
+    pub metrics: Option<String>,
 }
 
 /// The TOML file as written.
@@ -163,10 +173,16 @@ pub struct AppConfig {
     pub flush_interval: Duration,
     /// Flushes per directory.
     pub flushes_per_dir: u32,
-    /// Record ring size per worker.
-    pub record_ring: usize,
+    /// Record ring bytes per worker.
+    pub record_ring_bytes: u64,
     /// Control socket path.
     pub socket: PathBuf,
+    /// Rings and checkpoint directory.
+    pub run_dir: PathBuf,
+    /// User of the control-plane process.
+    pub user: Option<String>,
+    /// Prometheus endpoint.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl AppConfig {
@@ -194,10 +210,17 @@ impl AppConfig {
             Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
             Some(s) => bail!("capture.idle_exit_s: {s} is not a positive number of seconds"),
         };
-        let record_ring = raw.output.record_ring.unwrap_or(1 << 14);
-        if !record_ring.is_power_of_two() || record_ring < 2 {
-            bail!("output.record_ring: {record_ring} is not a power of two ≥ 2");
+        let ring_kib = raw.output.record_ring_kib.unwrap_or(1 << 16);
+        if !ring_kib.is_power_of_two() || !(16..=1 << 24).contains(&ring_kib) {
+            bail!("output.record_ring_kib: {ring_kib} is not a power of two from 16 to 16777216");
         }
+        let metrics = match raw.control.metrics.as_deref() {
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some("off") => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                anyhow::anyhow!("control.metrics: {a:?} is not address:port (or \"off\")")
+            })?),
+        };
         let flush_s = raw.output.flush_interval_s.unwrap_or(300);
         if flush_s == 0 {
             bail!("output.flush_interval_s must be at least 1");
@@ -232,11 +255,17 @@ impl AppConfig {
             gzip: raw.output.gzip.unwrap_or(false),
             flush_interval: Duration::from_secs(flush_s),
             flushes_per_dir,
-            record_ring,
+            record_ring_bytes: ring_kib * 1024,
             socket: raw
                 .control
                 .socket
                 .unwrap_or_else(|| PathBuf::from("/run/tstat-dpdk.sock")),
+            run_dir: raw
+                .control
+                .run_dir
+                .unwrap_or_else(|| PathBuf::from("/run/tstat-dpdk")),
+            user: raw.control.user,
+            metrics,
         })
     }
 }
@@ -262,11 +291,16 @@ mod tests {
         let raw: RawConfig = toml::from_str("[capture]\ndriver = \"netmap\"\n").unwrap();
         let e = AppConfig::from_raw(raw).unwrap_err();
         assert!(e.to_string().contains("netmap"), "{e}");
-        let raw: RawConfig = toml::from_str("[output]\nrecord_ring = 1000\n").unwrap();
+        let raw: RawConfig = toml::from_str("[output]\nrecord_ring_kib = 1000\n").unwrap();
         assert!(AppConfig::from_raw(raw)
             .unwrap_err()
             .to_string()
-            .contains("record_ring"));
+            .contains("record_ring_kib"));
+        let raw: RawConfig = toml::from_str("[control]\nmetrics = \"localhost\"\n").unwrap();
+        assert!(AppConfig::from_raw(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("control.metrics"));
         let raw: RawConfig = toml::from_str("[capture]\ndriver = \"pcap\"\n").unwrap();
         assert!(AppConfig::from_raw(raw)
             .unwrap_err()

@@ -100,7 +100,7 @@ fn parse_net_text(text: &str, path: &Path) -> Result<NetSet, Error> {
 }
 
 /// Which logs are written (Tstat's `[log]` bits).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogSwitches {
     /// `log_tcp_complete`.
     pub tcp_complete: bool,
@@ -155,7 +155,7 @@ impl Default for LogSwitches {
 }
 
 /// The validated content of a runtime configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Runtime {
     /// Which logs are on.
     pub logs: LogSwitches,
@@ -181,7 +181,13 @@ impl Default for Runtime {
 /// Parses a runtime configuration (`-T`). Keys not mentioned keep their defaults; unknown keys
 /// and sections are errors, as in Tstat.
 pub fn parse_runtime_conf(path: &Path) -> Result<Runtime, Error> {
-    parse_runtime_text(&read(path)?, path)
+    parse_runtime_text(&read(path)?, path, Runtime::default())
+}
+
+/// Re-reads a runtime configuration while running: keys not mentioned keep their value in
+/// `current`, as in Tstat's reload.
+pub fn reload_runtime_conf(path: &Path, current: &Runtime) -> Result<Runtime, Error> {
+    parse_runtime_text(&read(path)?, path, current.clone())
 }
 
 fn parse_value(v: &str) -> Option<f64> {
@@ -195,13 +201,13 @@ fn parse_value(v: &str) -> Option<f64> {
     v.parse::<f64>().ok()
 }
 
-fn parse_runtime_text(text: &str, path: &Path) -> Result<Runtime, Error> {
+fn parse_runtime_text(text: &str, path: &Path, base: Runtime) -> Result<Runtime, Error> {
     let err = |line: usize, what: String| Error::Syntax {
         path: path.to_path_buf(),
         line,
         what,
     };
-    let mut rt = Runtime::default();
+    let mut rt = base;
     let mut section = String::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
@@ -346,15 +352,15 @@ mod tests {
     #[test]
     fn runtime_conf_levels_and_errors() {
         let p = Path::new("runtime.conf");
-        let rt = parse_runtime_text("[log]\nlog_http_complete = 1\n[options]\ntcplog_p2p = 0\ntcplog_options\nhttplog_full_url = 2\n[dump]\nsnap_len = 0\n", p).unwrap();
+        let rt = parse_runtime_text("[log]\nlog_http_complete = 1\n[options]\ntcplog_p2p = 0\ntcplog_options\nhttplog_full_url = 2\n[dump]\nsnap_len = 0\n", p, Runtime::default()).unwrap();
         assert!(rt.logs.http_complete);
         assert_eq!(rt.tcp_level, TcpLevel(11));
         assert_eq!(rt.httplog_full_url, 2);
-        let e = parse_runtime_text("[log]\nlog_foo = 1\n", p)
+        let e = parse_runtime_text("[log]\nlog_foo = 1\n", p, Runtime::default())
             .unwrap_err()
             .to_string();
         assert_eq!(e, "runtime.conf:2: unknown key 'log_foo' in [log]");
-        assert!(parse_runtime_text("[globals]\n", p).is_err());
+        assert!(parse_runtime_text("[globals]\n", p, Runtime::default()).is_err());
     }
 
     #[test]

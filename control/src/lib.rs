@@ -9,9 +9,13 @@ pub mod analyze;
 pub mod appconf;
 pub mod conf;
 pub mod cryptopan;
+pub mod histo;
 pub mod live;
 pub mod logs;
+pub mod metrics;
 pub mod output;
+pub mod plane;
 pub mod start;
 #[cfg(feature = "dpdk")]
 mod start_dpdk;
+pub mod supervise;

@@ -8,9 +8,11 @@
 //! depends on the wall clock, so a replay and the live capture of the same traffic rotate alike.
 
 use crate::conf::Runtime;
-use crate::output::LogSet;
+use crate::output::{FileLength, LogSet};
+use anyhow::Context;
 use engine::record::FlowRecord;
 use engine::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +32,26 @@ impl Default for Rotation {
             flushes_per_dir: 12,
         }
     }
+}
+
+/// Where a [`LiveWriter`] stands: enough to go on after a restart exactly where it was
+/// checkpointed (the control plane saves it with its ring positions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// The directory being written and its logs' lengths.
+    pub dir: Option<PathBuf>,
+    /// Name and length of each log of `dir`.
+    pub files: Vec<FileLength>,
+    /// Packet clock (µs).
+    pub clock: i64,
+    /// Packet time of the last flush (µs).
+    pub last_flush: i64,
+    /// Flushes since `dir` was opened.
+    pub flushes: u32,
+    /// Every directory written.
+    pub dirs: Vec<PathBuf>,
+    /// Records written.
+    pub written: u64,
 }
 
 /// The log writer of a live run.
@@ -92,10 +114,91 @@ impl LiveWriter {
     }
 
     fn open(&mut self, at: Timestamp) -> anyhow::Result<()> {
-        let logs = LogSet::create(&self.root, at, &self.runtime, self.gzip, true, None)?;
+        // Tstat names a directory after the packet time it opens at and wipes one of the same
+        // name; a directory this run already wrote (a switch change or a short rotation within
+        // the same minute) is kept and the new one gets a suffix instead.
+        let name = crate::output::dir_name(at);
+        let mut dir = self.root.join(&name);
+        let mut n = 1;
+        while self.dirs.contains(&dir) {
+            n += 1;
+            dir = self
+                .root
+                .join(format!("{}-{n}.out", name.trim_end_matches(".out")));
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| {
+                format!(
+                    "{}: cannot replace existing output directory",
+                    dir.display()
+                )
+            })?;
+        }
+        let logs = LogSet::create_in(dir, &self.runtime, self.gzip, true, None)?;
         self.dirs.push(logs.dir().to_path_buf());
         self.logs = Some(logs);
         Ok(())
+    }
+
+    /// Applies new runtime switches: when they change what is written, the current directory
+    /// is closed and the next one opens at the current packet time with the new logs and
+    /// columns, as Tstat does. Returns whether a new directory was opened.
+    pub fn set_runtime(&mut self, runtime: Runtime) -> anyhow::Result<bool> {
+        if runtime == self.runtime {
+            return Ok(false);
+        }
+        self.runtime = runtime;
+        let Some(old) = self.logs.take() else {
+            return Ok(false);
+        };
+        old.finish()?;
+        self.open(self.clock)?;
+        self.last_flush = self.clock;
+        self.flushes = 0;
+        Ok(true)
+    }
+
+    /// The runtime switches in force.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Writes out every row so far and says where the writer stands.
+    pub fn checkpoint(&mut self) -> anyhow::Result<LiveState> {
+        let (dir, files) = match &mut self.logs {
+            Some(l) => (Some(l.dir().to_path_buf()), l.checkpoint()?),
+            None => (None, Vec::new()),
+        };
+        Ok(LiveState {
+            dir,
+            files,
+            clock: self.clock.0,
+            last_flush: self.last_flush.0,
+            flushes: self.flushes,
+            dirs: self.dirs.clone(),
+            written: self.written,
+        })
+    }
+
+    /// A writer that goes on from `state` (rows written after that checkpoint are cut from
+    /// the logs). `runtime` must be the switches `state` was written with.
+    pub fn resume(
+        root: &Path,
+        runtime: Runtime,
+        gzip: bool,
+        rotation: Rotation,
+        state: LiveState,
+    ) -> anyhow::Result<LiveWriter> {
+        let mut w = LiveWriter::new(root, runtime, gzip, rotation);
+        if let Some(dir) = state.dir {
+            w.logs = Some(LogSet::resume(dir, &w.runtime, gzip, &state.files)?);
+        }
+        w.clock = Timestamp(state.clock);
+        w.last_flush = Timestamp(state.last_flush);
+        w.flushes = state.flushes;
+        w.dirs = state.dirs;
+        w.written = state.written;
+        Ok(w)
     }
 
     /// Writes one record into the current directory.
@@ -171,5 +274,120 @@ mod tests {
             assert!(d.join("log_tcp_complete").exists());
         }
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Records of a bundled trace, every kind on.
+    fn trace_records() -> Vec<FlowRecord> {
+        use engine::config::EngineConfig;
+        use engine::worker::{FullPolicy, Worker};
+        let cfg = EngineConfig {
+            http_log: true,
+            dns_log: true,
+            tcp_periodic: true,
+            udp_periodic: true,
+            ..EngineConfig::default()
+        };
+        let mut w = Worker::new(std::sync::Arc::new(cfg), Vec::new(), FullPolicy::Drop);
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps/zeek__wikipedia.pcap");
+        let mut tf = engine::source::TraceFile::open(&path).unwrap();
+        let mut last = Timestamp::ZERO;
+        while let Some(b) = tf.next_batch(256).unwrap() {
+            for p in &b.packets {
+                w.process(p.ts, p.link, b.data(p));
+                last = p.ts;
+            }
+        }
+        w.finish(last);
+        w.into_sink()
+    }
+
+    fn all_logs(root: &Path, gzip: bool) -> std::collections::BTreeMap<String, String> {
+        use std::io::Read;
+        let mut out = std::collections::BTreeMap::new();
+        for d in std::fs::read_dir(root).unwrap() {
+            let d = d.unwrap().path();
+            for f in std::fs::read_dir(&d).unwrap() {
+                let f = f.unwrap().path();
+                let mut text = String::new();
+                let file = std::fs::File::open(&f).unwrap();
+                if gzip {
+                    flate2::read::MultiGzDecoder::new(file)
+                        .read_to_string(&mut text)
+                        .unwrap();
+                } else {
+                    std::io::BufReader::new(file)
+                        .read_to_string(&mut text)
+                        .unwrap();
+                }
+                let name = format!(
+                    "{}/{}",
+                    d.file_name().unwrap().to_string_lossy(),
+                    f.file_name().unwrap().to_string_lossy()
+                );
+                out.insert(name, text);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_writer_resumed_from_a_checkpoint_writes_what_an_uninterrupted_one_does() {
+        let recs = trace_records();
+        assert!(recs.len() > 20, "{} records", recs.len());
+        let rt = crate::conf::Runtime {
+            logs: crate::conf::LogSwitches {
+                http_complete: true,
+                dns_complete: true,
+                tcp_periodic: true,
+                udp_periodic: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // A short rotation, so that the run spans several directories.
+        let rot = Rotation {
+            flush_interval: Duration::from_secs(1),
+            flushes_per_dir: 2,
+        };
+        for gzip in [false, true] {
+            let base = std::env::temp_dir()
+                .join(format!("tstat-live-resume-{}-{gzip}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            let (straight, resumed) = (base.join("straight"), base.join("resumed"));
+            let mut w = LiveWriter::new(&straight, rt.clone(), gzip, rot);
+            for r in &recs {
+                w.write(r).unwrap();
+            }
+            let dirs = w.finish().unwrap();
+            assert!(dirs.len() > 1, "{dirs:?}");
+            // Checkpoint at a third, write on to two thirds and write the logs out (but no
+            // checkpoint: the process dies there), then resume from the checkpoint.
+            let (a, b) = (recs.len() / 3, 2 * recs.len() / 3);
+            let mut w = LiveWriter::new(&resumed, rt.clone(), gzip, rot);
+            for r in &recs[..a] {
+                w.write(r).unwrap();
+            }
+            let state = w.checkpoint().unwrap();
+            for r in &recs[a..b] {
+                w.write(r).unwrap();
+            }
+            w.checkpoint().unwrap();
+            std::mem::forget(w);
+            let saved: LiveState =
+                serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+            let mut w = LiveWriter::resume(&resumed, rt.clone(), gzip, rot, saved).unwrap();
+            for r in &recs[a..] {
+                w.write(r).unwrap();
+            }
+            assert_eq!(w.written(), recs.len() as u64);
+            w.finish().unwrap();
+            let (x, y) = (all_logs(&straight, gzip), all_logs(&resumed, gzip));
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+            for (k, v) in &x {
+                assert_eq!(v, &y[k], "{k} (gzip {gzip})");
+            }
+            let _ = std::fs::remove_dir_all(&base);
+        }
     }
 }

@@ -34,6 +34,17 @@ enum Command {
     Status(SocketArgs),
     /// Stop a running instance; it flushes every open flow to the logs first.
     Stop(SocketArgs),
+    /// The control-plane process of `start` (started, and restarted, by `start` itself; run
+    /// it by hand only to drain the rings of an engine whose plane gave up).
+    #[command(hide = true)]
+    Plane(PlaneArgs),
+}
+
+#[derive(clap::Args)]
+struct PlaneArgs {
+    /// The spec `start` wrote into its run directory (plane.json)
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +84,12 @@ struct StartArgs {
     /// Control socket, replacing control.socket
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Directory of the record rings and the plane's checkpoint, replacing control.run_dir
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+    /// Prometheus endpoint address:port or "off", replacing control.metrics
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
     /// Stop after this many seconds without packets, replacing capture.idle_exit_s
     #[arg(long, value_name = "SECS")]
     idle_exit: Option<f64>,
@@ -83,6 +100,9 @@ struct StartArgs {
     /// benchmarks; EAL needs no NIC: --eal "--no-huge --no-pci ...")
     #[arg(long, value_name = "TRACE")]
     replay: Option<PathBuf>,
+    /// Replay at this many packets a second (with --replay; default: as fast as the cores go)
+    #[arg(long, value_name = "PPS", requires = "replay")]
+    replay_pps: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -140,6 +160,11 @@ struct AnalyzeArgs {
     /// Do not write any log_* file (Tstat's -L)
     #[arg(short = 'L')]
     no_logs: bool,
+    /// Collect Tstat's histograms as this file selects them (Tstat's -H: `include ALL`,
+    /// `include NAME`, `include_matching TEXT`, `include ADX`, `adx_mask N`) and write them
+    /// every 300 s of packet time to <date>.out/NNN/ and at the end to <date>.out/LAST/
+    #[arg(short = 'H', value_name = "FILE")]
+    histo: Option<PathBuf>,
     /// Worker threads (default: every core)
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -195,7 +220,17 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
         crypto,
     };
-    let s = analyze::run(&opts).context("analyze")?;
+    let histo = match &a.histo {
+        Some(p) => {
+            let spec = control::histo::conf::parse_file(p)?;
+            for w in &spec.warnings {
+                eprintln!("tstat-dpdk: {}: {w}", p.display());
+            }
+            Some(spec)
+        }
+        None => None,
+    };
+    let s = analyze::run_with_histo(&opts, histo.as_ref()).context("analyze")?;
     for f in &s.faults {
         eprintln!("tstat-dpdk: {f}");
     }
@@ -235,6 +270,9 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .map(|d| format!(", output {}", d.display()))
             .collect::<String>()
     );
+    if !s.histo_dirs.is_empty() {
+        out!("histograms: {} interval directories", s.histo_dirs.len());
+    }
     if st.packets == 0 && !s.faults.is_empty() {
         return Ok(ExitCode::from(1));
     }
@@ -301,6 +339,12 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = a.socket {
         raw.control.socket = Some(s);
     }
+    if let Some(d) = a.run_dir {
+        raw.control.run_dir = Some(d);
+    }
+    if let Some(m) = a.metrics {
+        raw.control.metrics = Some(m);
+    }
     if let Some(i) = a.idle_exit {
         raw.capture.idle_exit_s = Some(i);
     }
@@ -322,6 +366,12 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         runtime,
         engine,
         replay: a.replay,
+        replay_pps: match a.replay_pps {
+            Some(p) if !(p > 0.0 && p.is_finite()) => {
+                anyhow::bail!("--replay-pps: {p} is not a positive rate")
+            }
+            p => p,
+        },
     };
     let s = control::start::run(&opts).context("start")?;
     let st = &s.stats;
@@ -352,6 +402,11 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     for (i, c) in s.cores.iter().enumerate() {
         out!("core {i}: {} packets", c.stats.packets);
     }
+    out!(
+        "control plane: {} restarts, {} records that did not decode",
+        s.plane_restarts,
+        s.corrupt
+    );
     for p in &s.ports {
         out!("port: {p}");
     }
@@ -367,6 +422,24 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn plane(a: PlaneArgs) -> anyhow::Result<ExitCode> {
+    let spec = control::plane::PlaneSpec::load(&a.spec)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let s = control::plane::run(&spec, std::sync::Arc::clone(&stop)).context("control plane")?;
+    if stop.load(std::sync::atomic::Ordering::Relaxed) && s.dirs.is_empty() {
+        // Stopped on request before the engine's end: `start` runs the next plane.
+        return Ok(ExitCode::from(3));
+    }
+    if s.corrupt > 0 {
+        eprintln!("tstat-dpdk plane: {} records did not decode", s.corrupt);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
     let v = control::start::request(&a.socket, what)?;
     if a.json || what != "status" {
@@ -374,10 +447,11 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     out!(
-        "tstat-dpdk: driver {}, up {:.0} s, {} records written",
+        "tstat-dpdk: driver {}, up {:.0} s; control plane pid {}, {} restarts",
         v["driver"].as_str().unwrap_or("?"),
         v["uptime_s"].as_f64().unwrap_or(0.0),
-        v["records_written"]
+        v["plane"]["pid"],
+        v["plane"]["restarts"]
     );
     out!(
         "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>13}",
@@ -404,8 +478,8 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
             c["evicted"],
             c["records_dropped"],
             c["dns_dropped"],
-            c["ring_used"],
-            c["ring_size"]
+            c["ring_used_bytes"],
+            c["ring_bytes"]
         );
     }
     for p in v["ports"].as_array().into_iter().flatten() {
@@ -429,6 +503,7 @@ fn main() -> ExitCode {
         Command::Start(a) => start(a),
         Command::Status(a) => status(a, "status"),
         Command::Stop(a) => status(a, "stop"),
+        Command::Plane(a) => plane(a),
     };
     match r {
         Ok(c) => c,

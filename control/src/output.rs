@@ -37,6 +37,17 @@ enum Sink {
 }
 
 impl Sink {
+    fn new(w: BufWriter<File>, gzip: bool) -> Sink {
+        if gzip {
+            Sink::Gz(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::default(),
+            ))
+        } else {
+            Sink::Plain(w)
+        }
+    }
+
     fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
         match self {
             Sink::Plain(w) => w.write_all(b),
@@ -44,46 +55,100 @@ impl Sink {
         }
     }
 
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Sink::Plain(mut w) => w.flush(),
-            Sink::Gz(w) => w.finish()?.flush(),
-        }
+    /// Writes out everything (a gzip stream ends its member) and hands the file back.
+    fn into_file(self) -> std::io::Result<BufWriter<File>> {
+        let mut w = match self {
+            Sink::Plain(w) => w,
+            Sink::Gz(w) => w.finish()?,
+        };
+        w.flush()?;
+        Ok(w)
     }
 }
 
 struct LogFile {
+    name: String,
     path: PathBuf,
-    sink: Sink,
+    gzip: bool,
+    sink: Option<Sink>,
 }
 
+/// Name and length of one log file at a checkpoint.
+pub type FileLength = (String, u64);
+
 impl LogFile {
-    fn create(dir: &Path, name: &str, gzip: bool, header: &str) -> anyhow::Result<LogFile> {
-        let path = dir.join(if gzip {
+    fn file_name(name: &str, gzip: bool) -> String {
+        if gzip {
             format!("{name}.gz")
         } else {
             name.to_string()
-        });
+        }
+    }
+
+    fn create(dir: &Path, name: &str, gzip: bool, header: &str) -> anyhow::Result<LogFile> {
+        let path = dir.join(Self::file_name(name, gzip));
         let f = File::create(&path)
             .with_context(|| format!("{}: cannot create log", path.display()))?;
-        let w = BufWriter::with_capacity(1 << 20, f);
-        let mut sink = if gzip {
-            Sink::Gz(flate2::write::GzEncoder::new(
-                w,
-                flate2::Compression::default(),
-            ))
-        } else {
-            Sink::Plain(w)
+        let mut l = LogFile {
+            name: name.to_string(),
+            path,
+            gzip,
+            sink: Some(Sink::new(BufWriter::with_capacity(1 << 20, f), gzip)),
         };
-        sink.write_all(header.as_bytes())
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        Ok(LogFile { path, sink })
+        l.write(header.as_bytes())?;
+        Ok(l)
+    }
+
+    /// Reopens a log written up to a checkpoint: what follows `len` (rows written after the
+    /// checkpoint by a process that then died) is cut, and writing goes on from there. A gzip
+    /// log goes on with a new member (a gzip file of several members is one stream to zcat).
+    fn resume(dir: &Path, name: &str, gzip: bool, len: u64) -> anyhow::Result<LogFile> {
+        use std::io::Seek;
+        let path = dir.join(Self::file_name(name, gzip));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("{}: cannot reopen log", path.display()))?;
+        f.set_len(len)
+            .and_then(|_| f.seek(std::io::SeekFrom::End(0)))
+            .with_context(|| format!("{}: cannot cut back to {len} bytes", path.display()))?;
+        Ok(LogFile {
+            name: name.to_string(),
+            path,
+            gzip,
+            sink: Some(Sink::new(BufWriter::with_capacity(1 << 20, f), gzip)),
+        })
     }
 
     fn write(&mut self, s: &[u8]) -> anyhow::Result<()> {
-        self.sink
-            .write_all(s)
-            .with_context(|| format!("{}: cannot write", self.path.display()))
+        match &mut self.sink {
+            Some(sink) => sink.write_all(s),
+            None => Err(std::io::Error::other("log closed after a failed write")),
+        }
+        .with_context(|| format!("{}: cannot write", self.path.display()))
+    }
+
+    /// Writes out everything written so far and returns the file's length.
+    fn checkpoint(&mut self) -> anyhow::Result<u64> {
+        let sink = self.sink.take().expect("a log is open until finished");
+        let w = sink
+            .into_file()
+            .with_context(|| format!("{}: cannot write", self.path.display()))?;
+        let len = w
+            .get_ref()
+            .metadata()
+            .with_context(|| format!("{}: cannot stat", self.path.display()))?
+            .len();
+        self.sink = Some(Sink::new(w, self.gzip));
+        Ok(len)
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(sink) = self.sink.take() {
+            sink.into_file()
+                .with_context(|| format!("{}: cannot write", self.path.display()))?;
+        }
+        Ok(())
     }
 }
 
@@ -128,14 +193,56 @@ impl LogSet {
                 )
             })?;
         }
+        Self::create_in(dir, rt, gzip, enabled, crypto.map(|c| (c, root, first)))
+    }
+
+    /// Creates the directory `dir` (which must not exist yet) with every enabled log.
+    pub fn create_in(
+        dir: PathBuf,
+        rt: &Runtime,
+        gzip: bool,
+        enabled: bool,
+        crypto: Option<(&CryptoConfig, &Path, Timestamp)>,
+    ) -> anyhow::Result<LogSet> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-        if let Some(c) = crypto {
+        if let Some((c, root, first)) = crypto {
             c.save_key(root, &date_name(first))?;
         }
+        let d = dir.clone();
+        Self::open_with(dir, rt, enabled, crypto.map(|c| c.0), |name, header| {
+            LogFile::create(&d, name, gzip, header)
+        })
+    }
+
+    /// Reopens the logs of `dir` as a checkpoint left them (`files`: names and lengths), to
+    /// go on writing after a restart of the control plane. The runtime configuration must be
+    /// the one the directory was created with.
+    pub fn resume(
+        dir: PathBuf,
+        rt: &Runtime,
+        gzip: bool,
+        files: &[FileLength],
+    ) -> anyhow::Result<LogSet> {
+        let d = dir.clone();
+        Self::open_with(dir, rt, true, None, |name, header| {
+            match files.iter().find(|(n, _)| n == name) {
+                Some((_, len)) => LogFile::resume(&d, name, gzip, *len),
+                // A log the checkpoint did not know (it cannot have rows yet).
+                None => LogFile::create(&d, name, gzip, header),
+            }
+        })
+    }
+
+    fn open_with(
+        dir: PathBuf,
+        rt: &Runtime,
+        enabled: bool,
+        crypto: Option<&CryptoConfig>,
+        open: impl Fn(&str, &str) -> anyhow::Result<LogFile>,
+    ) -> anyhow::Result<LogSet> {
         let l = &rt.logs;
         let on = |b: bool| enabled && b;
-        let open = |name: &str, header: &str| LogFile::create(&dir, name, gzip, header);
         let tcp_complete = if on(l.tcp_complete) {
             Some(open(
                 "log_tcp_complete",
@@ -287,8 +394,35 @@ impl LogSet {
                     f.write(&self.line)?;
                 }
             }
+            // Histogram bins are merged and written by the histogram writer, not a log.
+            #[allow(unreachable_patterns)]
+            _ => {}
         }
         Ok(())
+    }
+
+    fn files(&mut self) -> impl Iterator<Item = &mut LogFile> {
+        [
+            &mut self.tcp_complete,
+            &mut self.tcp_nocomplete,
+            &mut self.udp_complete,
+            &mut self.http_complete,
+            &mut self.dns_complete,
+            &mut self.tcp_periodic,
+            &mut self.udp_periodic,
+            &mut self.video_complete,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.others.iter_mut())
+    }
+
+    /// Writes out every row written so far (gzip logs end their member) and returns each
+    /// log's name and length: what [`LogSet::resume`] needs to go on from this point.
+    pub fn checkpoint(&mut self) -> anyhow::Result<Vec<FileLength>> {
+        self.files()
+            .map(|f| Ok((f.name.clone(), f.checkpoint()?)))
+            .collect()
     }
 
     /// Flushes and closes every log.
@@ -307,10 +441,7 @@ impl LogSet {
         .flatten()
         .chain(self.others)
         {
-            let p = f.path.clone();
-            f.sink
-                .finish()
-                .with_context(|| format!("{}: cannot write", p.display()))?;
+            f.finish()?;
         }
         Ok(())
     }

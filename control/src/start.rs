@@ -1,22 +1,26 @@
-//! `tstat-dpdk start`: the appliance. One receive core per RX queue (a DPDK lcore, or a thread
-//! for the libpcap driver and replays), each owning an engine worker; a writer thread turning
-//! records into Tstat's logs with live rotation; the main thread serving the control socket
-//! (`status`, `stop`) and watching for SIGINT/SIGTERM, after which every open flow is flushed.
+//! `tstat-dpdk start`: the appliance's capture engine. One receive core per RX queue (a DPDK
+//! lcore), each owning an engine worker whose records go into a shared-memory ring
+//! (`<run_dir>/ring-i`) to the control-plane process ([`crate::plane`], started and
+//! supervised through [`crate::supervise`]); the main thread serves the control socket
+//! (`status`, `stop`) and watches for SIGINT/SIGTERM, after which every open flow is flushed
+//! into the rings and the plane drains them.
 //!
-//! Live capture never waits for the writer: a full record ring drops the record and counts it
-//! (`records_dropped`), as every other drop is counted (NIC `imissed`, `rx_nombuf`, malformed
-//! frames, flow-table evictions, DN-Hunter entries between cores).
+//! Live capture never waits for the control plane: a full record ring drops the record and
+//! counts it (`records_dropped`), as every other drop is counted (NIC `imissed`, `rx_nombuf`,
+//! malformed frames, flow-table evictions, DN-Hunter entries between cores). Only the final
+//! flush, when nothing is captured any more, waits for room.
 
 use crate::appconf::{AppConfig, Driver};
 use crate::conf::Runtime;
-use crate::live::{LiveWriter, Rotation};
+use crate::plane::{Checkpoint, PlaneSpec, Slot, SWITCH_SLOT, SWITCH_VALID};
 use anyhow::{bail, Context};
+use engine::codec::MAX_ENCODED;
 use engine::config::EngineConfig;
 use engine::record::FlowRecord;
 use engine::rx::{CoreSnapshot, IdlePolicy, PacketQueue, Stopped};
 use engine::stats::CoreStats;
 use engine::time::Timestamp;
-use engine::worker::{FullPolicy, Worker};
+use engine::worker::{FullPolicy, RecordSink, Worker};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -37,6 +41,8 @@ pub struct StartOptions {
     /// Replay this trace through the in-process ring device instead of capturing (DPDK
     /// driver): tests and the in-box benchmark.
     pub replay: Option<PathBuf>,
+    /// Replay at this many packets a second (default: as fast as the cores take them).
+    pub replay_pps: Option<f64>,
 }
 
 /// What a run did.
@@ -54,6 +60,10 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Port counters at the end (one line each), DPDK only.
     pub ports: Vec<serde_json::Value>,
+    /// Times the control-plane process was started again after dying.
+    pub plane_restarts: u64,
+    /// Records the control plane could not decode.
+    pub corrupt: u64,
 }
 
 /// Turns the runtime switches into the engine's per-message settings: messages are copied
@@ -76,30 +86,12 @@ pub fn engine_for(mut engine: EngineConfig, runtime: &Runtime, logs: bool) -> En
 struct Shared {
     snapshots: Vec<Arc<Mutex<CoreSnapshot>>>,
     rings: Vec<Arc<AtomicU64>>,
-    ring_size: usize,
-    written: Arc<AtomicU64>,
+    ring_size: u64,
     started: Instant,
     driver: &'static str,
 }
 
 impl Shared {
-    fn clock(&self) -> Timestamp {
-        self.snapshots
-            .iter()
-            .map(|s| s.lock().map(|g| g.last).unwrap_or(Timestamp::ZERO))
-            .max()
-            .unwrap_or(Timestamp::ZERO)
-    }
-
-    /// The earliest first-packet time any core has published.
-    fn first(&self) -> Option<Timestamp> {
-        self.snapshots
-            .iter()
-            .filter_map(|s| s.lock().ok().map(|g| g.first))
-            .filter(|t| *t != Timestamp::ZERO)
-            .min()
-    }
-
     fn packets(&self) -> u64 {
         self.snapshots
             .iter()
@@ -123,12 +115,11 @@ impl Shared {
             "driver": self.driver,
             "cores": cores,
             "ports": ports,
-            "records_written": self.written.load(Ordering::Relaxed),
         })
     }
 }
 
-fn core_json(i: usize, s: &CoreSnapshot, ring_used: u64, ring_size: usize) -> serde_json::Value {
+fn core_json(i: usize, s: &CoreSnapshot, ring_used: u64, ring_size: u64) -> serde_json::Value {
     let st = &s.stats;
     json!({
         "core": i,
@@ -148,32 +139,81 @@ fn core_json(i: usize, s: &CoreSnapshot, ring_used: u64, ring_size: usize) -> se
         "dns_sent": s.dns_sent,
         "dns_dropped": s.dns_dropped,
         "foreign": s.foreign,
-        "ring_used": ring_used,
-        "ring_size": ring_size,
+        "ring_used_bytes": ring_used,
+        "ring_bytes": ring_size,
         "last_packet_us": s.last.0,
     })
 }
 
-/// A record ring producer that also tells the control plane how full the ring is.
-pub(crate) struct CountingSink {
-    ring: rtrb::Producer<FlowRecord>,
+/// A worker's end of its record ring to the control-plane process: records are encoded
+/// into the shared-memory ring ([`engine::codec`]); the core's counters are published in the
+/// ring's counter slots; the plane's runtime switches are read from it.
+pub(crate) struct RingSink {
+    ring: engine::ring::Producer,
     used: Arc<AtomicU64>,
+    /// At the final flush nothing is captured any more: wait for room (up to a deadline
+    /// without progress) instead of dropping.
+    lossless: bool,
 }
 
-impl engine::worker::RecordSink for CountingSink {
+/// How long the final flush waits for a control plane that releases nothing.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(60);
+
+impl engine::worker::RecordSink for RingSink {
     #[inline]
     fn offer(&mut self, rec: FlowRecord) -> Result<(), FlowRecord> {
-        let r = self.ring.push(rec).map_err(|rtrb::PushError::Full(r)| r);
-        self.used.store(
-            (self.ring.buffer().capacity() - self.ring.slots()) as u64,
-            Ordering::Relaxed,
-        );
-        r
+        if self.lossless && !self.ring.has_room(MAX_ENCODED) {
+            let mut t0 = Instant::now();
+            let mut used = self.ring.used_bytes();
+            while !self.ring.has_room(MAX_ENCODED) {
+                std::thread::sleep(Duration::from_micros(200));
+                let u = self.ring.used_bytes();
+                if u < used {
+                    used = u;
+                    t0 = Instant::now();
+                } else if t0.elapsed() > FLUSH_PATIENCE {
+                    // Nobody drains: drop (and count) from now on.
+                    self.lossless = false;
+                    break;
+                }
+            }
+        }
+        let mut bad = false;
+        let pushed =
+            self.ring
+                .try_push(MAX_ENCODED, |buf| match engine::codec::encode(&rec, buf) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // Cannot happen within MAX_ENCODED (tested); an empty record is then
+                        // counted as corrupt by the plane rather than silently lost.
+                        bad = true;
+                        0
+                    }
+                });
+        debug_assert!(!bad);
+        if pushed {
+            Ok(())
+        } else {
+            Err(rec)
+        }
+    }
+
+    fn publish(&mut self, snapshot: &CoreSnapshot) {
+        let slots = self.ring.stats();
+        for s in Slot::ALL {
+            slots[s as usize].store(s.of(snapshot), Ordering::Relaxed);
+        }
+        self.used.store(self.ring.used_bytes(), Ordering::Relaxed);
+    }
+
+    fn switches(&self) -> Option<u32> {
+        let v = self.ring.stats()[SWITCH_SLOT].load(Ordering::Relaxed);
+        (v & SWITCH_VALID != 0).then_some(v as u32)
     }
 }
 
 /// One core's work, ready to be moved to its lcore or thread.
-pub(crate) type CoreJob = Box<dyn FnOnce() -> Stopped<CountingSink> + Send>;
+pub(crate) type CoreJob = Box<dyn FnOnce() -> Stopped<RingSink> + Send>;
 
 /// Runs the jobs with a control callback (false: stop) and the cores' stop flag; returns
 /// when every core has stopped.
@@ -182,7 +222,7 @@ pub(crate) type Runner = Box<
         Vec<CoreJob>,
         &mut dyn FnMut() -> bool,
         Arc<AtomicBool>,
-    ) -> anyhow::Result<Vec<Stopped<CountingSink>>>,
+    ) -> anyhow::Result<Vec<Stopped<RingSink>>>,
 >;
 
 /// The receive side of one driver: a job per core and a way to read port counters.
@@ -198,6 +238,8 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
     let cfg = &opts.cfg;
     std::fs::create_dir_all(&cfg.out_dir)
         .with_context(|| format!("{}: cannot create the output root", cfg.out_dir.display()))?;
+    std::fs::create_dir_all(&cfg.run_dir)
+        .with_context(|| format!("{}: cannot create the run directory", cfg.run_dir.display()))?;
     let listener = bind_socket(&cfg.socket)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -209,44 +251,62 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
     let core_stop = Arc::new(AtomicBool::new(false));
     let snapshots: Vec<Arc<Mutex<CoreSnapshot>>> = (0..n).map(|_| Arc::default()).collect();
     let ring_used: Vec<Arc<AtomicU64>> = (0..n).map(|_| Arc::default()).collect();
-    let mut consumers = Vec::new();
     let mut workers = Vec::new();
-    for used in &ring_used {
-        let (tx, rx) = rtrb::RingBuffer::<FlowRecord>::new(cfg.record_ring);
-        consumers.push(rx);
-        let sink = CountingSink {
-            ring: tx,
+    let mut ring_paths = Vec::new();
+    for (i, used) in ring_used.iter().enumerate() {
+        let path = cfg.run_dir.join(format!("ring-{i}"));
+        let ring = engine::ring::RingFile::create(
+            &path,
+            cfg.record_ring_bytes,
+            MAX_ENCODED,
+            engine::codec::LAYOUT,
+        )
+        .with_context(|| format!("{}: cannot create the record ring", path.display()))?;
+        ring_paths.push(path);
+        let sink = RingSink {
+            ring,
             used: Arc::clone(used),
+            lossless: false,
         };
         workers.push(Worker::new(Arc::clone(&engine), sink, FullPolicy::Drop));
     }
+    let spec = PlaneSpec {
+        out_dir: cfg.out_dir.clone(),
+        runtime_conf: cfg.runtime_conf.clone(),
+        gzip: cfg.gzip,
+        flush_interval_s: cfg.flush_interval.as_secs(),
+        flushes_per_dir: cfg.flushes_per_dir,
+        rings: ring_paths,
+        state: cfg.run_dir.join("plane.state"),
+        metrics: cfg.metrics,
+        engine_socket: cfg.socket.clone(),
+    };
+    // A checkpoint of an earlier run belongs to rings that are gone.
+    let _ = std::fs::remove_file(&spec.state);
+    let spec_path = cfg.run_dir.join("plane.json");
+    spec.save(&spec_path)?;
+    let user = match &cfg.user {
+        Some(u) => Some(crate::supervise::PlaneUser::lookup(u)?),
+        None => None,
+    };
+    if let Some(u) = &user {
+        u.hand_over(&[&cfg.run_dir, &cfg.out_dir])?;
+        for p in &spec.rings {
+            u.hand_over(&[p])?;
+        }
+        u.hand_over(&[&spec_path])?;
+    }
+    let mut plane = crate::supervise::Plane::spawn(spec_path, user)?;
     let shared = Arc::new(Shared {
         snapshots: snapshots.clone(),
         rings: ring_used,
-        ring_size: cfg.record_ring,
-        written: Arc::default(),
+        ring_size: cfg.record_ring_bytes,
         started: Instant::now(),
         driver: match cfg.driver {
             Driver::Dpdk => "dpdk",
             Driver::Pcap => "pcap",
         },
     });
-    let writer = {
-        let w = LiveWriter::new(
-            &cfg.out_dir,
-            opts.runtime.clone(),
-            cfg.gzip,
-            Rotation {
-                flush_interval: cfg.flush_interval,
-                flushes_per_dir: cfg.flushes_per_dir,
-            },
-        );
-        let shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || write_loop(w, consumers, &shared))
-            .context("spawning the writer thread")?
-    };
     let ctx = CoreContext {
         workers,
         snapshots,
@@ -254,9 +314,16 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         idle: cfg.idle,
     };
     let capture = match cfg.driver {
-        Driver::Dpdk => dpdk_capture(opts, ctx)?,
-        Driver::Pcap => {
-            bail!("the pcap driver is not available in this build yet: use driver = \"dpdk\"")
+        Driver::Dpdk => dpdk_capture(opts, ctx),
+        Driver::Pcap => Err(anyhow::anyhow!(
+            "the pcap driver is not available in this build yet: use driver = \"dpdk\""
+        )),
+    };
+    let capture = match capture {
+        Ok(c) => c,
+        Err(e) => {
+            plane.kill();
+            return Err(e);
         }
     };
     let Capture {
@@ -268,58 +335,92 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
     let mut last_packets = 0u64;
     let mut last_change = Instant::now();
     let mut tick = Instant::now();
-    let mut control = |ports_now: &mut Vec<serde_json::Value>| -> bool {
-        if tick.elapsed() >= Duration::from_millis(100) {
-            tick = Instant::now();
-            *ports_now = port_stats();
-            let p = shared.packets();
-            if p != last_packets {
-                last_packets = p;
-                last_change = Instant::now();
-            }
-            if let Some(idle) = cfg.idle_exit {
-                if p > 0 && last_change.elapsed() >= idle {
-                    stop.store(true, Ordering::Relaxed);
+    let mut control =
+        |ports_now: &mut Vec<serde_json::Value>, plane: &mut crate::supervise::Plane| -> bool {
+            if tick.elapsed() >= Duration::from_millis(100) {
+                tick = Instant::now();
+                *ports_now = port_stats();
+                plane.check();
+                let p = shared.packets();
+                if p != last_packets {
+                    last_packets = p;
+                    last_change = Instant::now();
+                }
+                if let Some(idle) = cfg.idle_exit {
+                    if p > 0 && last_change.elapsed() >= idle {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 }
             }
-        }
-        serve(&listener, &shared, ports_now, &stop);
-        !stop.load(Ordering::Relaxed)
-    };
+            serve(&listener, &shared, ports_now, plane, &stop);
+            !stop.load(Ordering::Relaxed)
+        };
     let started = Instant::now();
     let stopped = runner(
         jobs,
-        &mut || control(&mut ports_now),
+        &mut || control(&mut ports_now, &mut plane),
         Arc::clone(&core_stop),
-    )?;
+    );
+    let stopped = match stopped {
+        Ok(s) => s,
+        Err(e) => {
+            plane.kill();
+            return Err(e);
+        }
+    };
     // Every core has stopped: end the capture at the latest packet time any of them saw,
-    // as the end of a trace, and flush every open flow.
+    // as the end of a trace, and flush every open flow, waiting for ring room now that
+    // nothing is captured, while this thread goes on supervising the control plane.
     let last = stopped
         .iter()
         .map(|s| s.last)
         .max()
         .unwrap_or(Timestamp::ZERO);
+    let finisher = std::thread::Builder::new()
+        .name("final-flush".into())
+        .spawn(move || {
+            let mut cores = Vec::new();
+            for mut s in stopped {
+                s.worker.sink_mut().lossless = true;
+                s.worker.finish(last);
+                let mut snap = s.snapshot;
+                snap.stats = s.worker.stats().clone();
+                s.worker.sink_mut().publish(&snap);
+                s.worker.into_sink().ring.close();
+                cores.push(snap);
+            }
+            cores
+        })
+        .context("spawning the final flush")?;
+    while !finisher.is_finished() {
+        std::thread::sleep(Duration::from_millis(20));
+        plane.check();
+        serve(&listener, &shared, &ports_now, &plane, &stop);
+    }
+    let cores = finisher
+        .join()
+        .map_err(|_| anyhow::anyhow!("the final flush failed"))?;
     let mut summary = Summary::default();
-    for mut s in stopped {
-        s.worker.finish(last);
-        let mut snap = s.snapshot;
-        snap.stats = s.worker.stats().clone();
+    for snap in cores {
         summary.stats.merge(&snap.stats);
         summary.cores.push(snap);
     }
     summary.ports = port_stats();
-    let (dirs, written) = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread failed"))??;
-    summary.dirs = dirs;
-    summary.written = written;
+    // The plane drains the closed rings and exits.
+    plane.wait_done(|p| serve(&listener, &shared, &ports_now, p, &stop))?;
+    summary.plane_restarts = plane.restarts();
+    if let Some(c) = Checkpoint::load(&spec.state)? {
+        summary.dirs = c.live.dirs;
+        summary.written = c.live.written;
+        summary.corrupt = c.corrupt;
+    }
     summary.elapsed = started.elapsed();
     let _ = std::fs::remove_file(&cfg.socket);
     Ok(summary)
 }
 
 pub(crate) struct CoreContext {
-    workers: Vec<Worker<CountingSink>>,
+    workers: Vec<Worker<RingSink>>,
     snapshots: Vec<Arc<Mutex<CoreSnapshot>>>,
     stop: Arc<AtomicBool>,
     idle: IdlePolicy,
@@ -353,54 +454,6 @@ impl CoreContext {
     }
 }
 
-fn write_loop(
-    mut w: LiveWriter,
-    mut rings: Vec<rtrb::Consumer<FlowRecord>>,
-    shared: &Shared,
-) -> anyhow::Result<(Vec<PathBuf>, u64)> {
-    let mut idle = 0u32;
-    let mut tick = Instant::now();
-    loop {
-        let mut any = false;
-        let mut all_done = true;
-        for r in rings.iter_mut() {
-            let done = r.is_abandoned();
-            while let Ok(rec) = r.pop() {
-                any = true;
-                if !w.is_open() {
-                    // The first directory is named after the first packet, as Tstat's is.
-                    if let Some(t) = shared.first() {
-                        w.advance(t)?;
-                    }
-                }
-                w.write(&rec)?;
-            }
-            all_done &= done;
-        }
-        if all_done {
-            break;
-        }
-        if tick.elapsed() >= Duration::from_millis(200) {
-            tick = Instant::now();
-            w.advance(shared.clock())?;
-            shared.written.store(w.written(), Ordering::Relaxed);
-        }
-        if any {
-            idle = 0;
-        } else {
-            idle += 1;
-            std::thread::sleep(Duration::from_micros(if idle < 10 { 50 } else { 1000 }));
-        }
-    }
-    // A capture whose flows all stayed unlogged still gets its directory, as `analyze` does.
-    if let Some(t) = shared.first() {
-        w.advance(t)?;
-    }
-    let written = w.written();
-    shared.written.store(written, Ordering::Relaxed);
-    Ok((w.finish()?, written))
-}
-
 /// Binds the control socket; a stale socket file (no one answering) is replaced, a live one
 /// means another instance runs.
 fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
@@ -429,7 +482,13 @@ fn bind_socket(path: &Path) -> anyhow::Result<UnixListener> {
 }
 
 /// Answers every pending control connection: one request line, one JSON reply.
-fn serve(listener: &UnixListener, shared: &Shared, ports: &[serde_json::Value], stop: &AtomicBool) {
+fn serve(
+    listener: &UnixListener,
+    shared: &Shared,
+    ports: &[serde_json::Value],
+    plane: &crate::supervise::Plane,
+    stop: &AtomicBool,
+) {
     while let Ok((stream, _)) = listener.accept() {
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
@@ -439,7 +498,11 @@ fn serve(listener: &UnixListener, shared: &Shared, ports: &[serde_json::Value], 
             continue;
         }
         let reply = match line.trim() {
-            "status" => shared.status(ports),
+            "status" => {
+                let mut s = shared.status(ports);
+                s["plane"] = plane.status();
+                s
+            }
             "stop" => {
                 stop.store(true, Ordering::Relaxed);
                 json!({"stopping": true})

@@ -77,8 +77,28 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
         let pool = match pools.get(&sock) {
             Some(p) => Arc::clone(p),
             None => {
+                // A replayed trace may hold frames larger than DPDK's 2 KiB buffers (captures
+                // made with segmentation offloads): then fewer, larger mbufs (256 MiB in all).
+                let (room, size) = match &opts.replay {
+                    Some(trace) => {
+                        let need = largest_frame(trace)? + usize::from(Mempool::HEADROOM);
+                        if need > usize::from(Mempool::DEFAULT_DATA_ROOM) {
+                            let room = u16::try_from(need.next_multiple_of(64)).map_err(|_| {
+                                anyhow::anyhow!(
+                                    "{}: a frame of {need} bytes does not fit an mbuf",
+                                    trace.display()
+                                )
+                            })?;
+                            let size = (256u32 << 20) / u32::from(room);
+                            (room, cfg.mempool_size.min(size.max(1024)))
+                        } else {
+                            (Mempool::DEFAULT_DATA_ROOM, cfg.mempool_size)
+                        }
+                    }
+                    None => (Mempool::DEFAULT_DATA_ROOM, cfg.mempool_size),
+                };
                 let p = Arc::new(
-                    Mempool::new(&eal, &format!("mbufs_s{sock}"), cfg.mempool_size, sock as i32)
+                    Mempool::with_data_room(&eal, &format!("mbufs_s{sock}"), size, sock as i32, room)
                         .with_context(|| format!("creating the mbuf pool on socket {sock} (more hugepages, or a smaller dpdk.mempool_size)"))?,
                 );
                 pools.insert(sock, Arc::clone(&p));
@@ -140,9 +160,10 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             })
             .collect()
     });
+    let pps = opts.replay_pps;
     let runner = Box::new(
         move |jobs: Vec<CoreJob>, control: &mut dyn FnMut() -> bool, stop: Arc<AtomicBool>| {
-            run_lcores(rig, jobs, control, feeder, stop)
+            run_lcores(rig, jobs, control, feeder, pps, stop)
         },
     );
     Ok(Capture {
@@ -152,15 +173,16 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
     })
 }
 
-type Slot = Arc<Mutex<Option<engine::rx::Stopped<crate::start::CountingSink>>>>;
+type Slot = Arc<Mutex<Option<engine::rx::Stopped<crate::start::RingSink>>>>;
 
 fn run_lcores(
     rig: Rc<Rig>,
     jobs: Vec<CoreJob>,
     control: &mut dyn FnMut() -> bool,
     feeder: Option<(std::path::PathBuf, dpdk::RingFeeder)>,
+    pps: Option<f64>,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::CountingSink>>> {
+) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::RingSink>>> {
     let lcores = rig.eal.worker_lcores();
     let mut slots: Vec<Slot> = Vec::new();
     let mut launched = Vec::new();
@@ -191,7 +213,7 @@ fn run_lcores(
             std::thread::Builder::new()
                 .name("replay".into())
                 .spawn(move || {
-                    let r = replay_trace(&trace, &mut f);
+                    let r = replay_trace(&trace, &mut f, pps);
                     (f, r)
                 })?,
         ),
@@ -237,12 +259,37 @@ fn run_lcores(
     Ok(out)
 }
 
-fn replay_trace(path: &std::path::Path, f: &mut dpdk::RingFeeder) -> anyhow::Result<()> {
+/// Feeds the trace to the ring device, as fast as the cores take it or at `pps` packets a
+/// second.
+fn replay_trace(
+    path: &std::path::Path,
+    f: &mut dpdk::RingFeeder,
+    pps: Option<f64>,
+) -> anyhow::Result<()> {
     let mut t = TraceFile::open(path)?;
+    let t0 = std::time::Instant::now();
+    let mut sent = 0u64;
     while let Some(b) = t.next_batch(512)? {
         for d in &b.packets {
+            if let Some(pps) = pps {
+                let due = Duration::from_secs_f64(sent as f64 / pps);
+                if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
             f.feed(d.ts, d.link, b.data(d))?;
+            sent += 1;
         }
     }
     Ok(())
+}
+
+/// The largest frame of a trace: a replay's mbufs must hold it in one segment.
+fn largest_frame(path: &std::path::Path) -> anyhow::Result<usize> {
+    let mut t = TraceFile::open(path)?;
+    let mut most = 0;
+    while let Some(b) = t.next_batch(4096)? {
+        most = b.packets.iter().fold(most, |m, d| m.max(d.caplen as usize));
+    }
+    Ok(most)
 }

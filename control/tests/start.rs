@@ -8,6 +8,9 @@
 //! cores yield when idle: on a 2-CPU machine busy pollers would starve each other.
 #![cfg(feature = "dpdk")]
 
+#[path = "support/prometheus.rs"]
+mod prometheus;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -43,8 +46,12 @@ fn eal(prefix: &str, lcores: usize, extra: &str) -> String {
 
 fn start_cmd(dir: &Path, eal_args: &str, workers: u16, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"));
-    c.arg("start")
-        .arg("-c")
+    c.arg("start");
+    if !extra.contains(&"--metrics") {
+        // Tests run side by side: any free port.
+        c.args(["--metrics", "127.0.0.1:0"]);
+    }
+    c.arg("-c")
         .arg(root().join("conf/tstat-dpdk.toml"))
         .arg(format!("--eal={eal_args}"))
         .args(["--workers", &workers.to_string(), "--idle", "yield"])
@@ -52,6 +59,8 @@ fn start_cmd(dir: &Path, eal_args: &str, workers: u16, extra: &[&str]) -> Comman
         .arg(dir.join("out"))
         .arg("--socket")
         .arg(dir.join("ctl.sock"))
+        .arg("--run-dir")
+        .arg(dir.join("run"))
         .args(extra)
         .env("TZ", "UTC");
     c
@@ -253,8 +262,8 @@ fn r4_status_then_sigterm_flushes_every_open_flow() {
         "malformed",
         "evicted",
         "records_dropped",
-        "ring_used",
-        "ring_size",
+        "ring_used_bytes",
+        "ring_bytes",
     ] {
         assert!(core[k].is_u64(), "status has {k}: {status}");
     }
@@ -344,5 +353,338 @@ fn r4_bad_devices_and_eal_arguments_fail_with_a_clear_message() {
         .unwrap();
     assert!(text(&o).contains("worker lcore"), "{}", text(&o));
     assert_eq!(o.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn signal(pid: u64, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// The running control plane's pid, once `start` reports one different from `not`.
+fn plane_pid(dir: &Path, not: Option<u64>) -> u64 {
+    let mut pid = 0;
+    wait_for("a control-plane process", Duration::from_secs(30), || {
+        let s = status_json(dir).unwrap_or_default();
+        match s["plane"]["pid"].as_u64() {
+            Some(p) if Some(p) != not => {
+                pid = p;
+                true
+            }
+            _ => false,
+        }
+    });
+    pid
+}
+
+/// Rows of `log` in the one `<date>.out` under `root`.
+fn rows_of(root: &Path, log: &str) -> usize {
+    logs(root).get(log).map_or(0, |r| r.len().saturating_sub(1))
+}
+
+#[test]
+fn r5_control_plane_killed_and_restarted_loses_and_repeats_nothing() {
+    let dir = scratch("plane-kill");
+    let trace = pcap("ndpi__1kxun.compact.pcap");
+    let child = start_cmd(
+        &dir,
+        &eal("kill", 3, ""),
+        2,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            // Some 4 s of capture, so that the plane dies while the cores run.
+            "--replay-pps",
+            "400",
+            "-T",
+            root().join("tests/runtime-all.conf").to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Freeze the plane at once: the cores go on capturing, their records wait in the rings.
+    let first = plane_pid(&dir, None);
+    signal(first, "STOP");
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(first, "KILL");
+    // `start` runs a new plane, which reads what waited; kill it too while it writes, then
+    // let the third one finish.
+    let second = plane_pid(&dir, Some(first));
+    std::thread::sleep(Duration::from_millis(150));
+    signal(second, "KILL");
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(number_after(&out, "drops:"), 0, "the rings had room\n{out}");
+    assert!(number_after(&out, "control plane:") >= 2, "{out}");
+    assert_eq!(
+        number_after(&out, "restarts,"),
+        0,
+        "every record decoded\n{out}"
+    );
+    // The same logs as `analyze`, row for row: nothing lost, nothing written twice.
+    let o = Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"))
+        .args(["analyze", "--quiet", "--workers", "1", "-T"])
+        .arg(root().join("tests/runtime-all.conf"))
+        .arg("-s")
+        .arg(dir.join("ref"))
+        .arg(&trace)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rows = assert_same_logs(&dir.join("ref"), &dir.join("out"));
+    assert!(rows > 500, "{rows} rows compared");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn r5_a_ring_too_small_loses_exactly_what_it_counts() {
+    let dir = scratch("plane-small");
+    let conf = dir.join("small.toml");
+    let text_conf = std::fs::read_to_string(root().join("conf/tstat-dpdk.toml"))
+        .unwrap()
+        .replace("record_ring_kib = 65536", "record_ring_kib = 16");
+    assert!(text_conf.contains("record_ring_kib = 16\n"));
+    std::fs::write(&conf, text_conf).unwrap();
+    // Logs whose rows are one record each, the periodic ones written during the capture.
+    let rt = dir.join("runtime.conf");
+    std::fs::write(
+        &rt,
+        "[log]\nlog_video_complete = 0\nlog_tcp_periodic = 1\nlog_udp_periodic = 1\n",
+    )
+    .unwrap();
+    let trace = pcap("ndpi__1kxun.compact.pcap");
+    let mut cmd = start_cmd(
+        &dir,
+        &eal("small", 3, ""),
+        2,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            "--replay-pps",
+            "2000",
+            "-T",
+            rt.to_str().unwrap(),
+        ],
+    );
+    // The same command with the small ring.
+    let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
+    let mut cmd2 = Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"));
+    cmd2.env("TZ", "UTC");
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if a == "-c" {
+            it.next();
+            cmd2.arg("-c").arg(&conf);
+        } else {
+            cmd2.arg(a);
+        }
+    }
+    let _ = &mut cmd;
+    let child = cmd2
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A frozen plane: the rings fill and the cores drop what does not fit; the plane comes
+    // back for the final flush, which waits for room.
+    let pid = plane_pid(&dir, None);
+    signal(pid, "STOP");
+    let (mut last, mut since) = (0u64, Instant::now());
+    wait_for("the replay to end", Duration::from_secs(60), || {
+        let s = status_json(&dir).unwrap_or_default();
+        let p: u64 = s["cores"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["packets"].as_u64().unwrap_or(0))
+            .sum();
+        if p != last {
+            (last, since) = (p, Instant::now());
+        }
+        p > 0 && since.elapsed() > Duration::from_secs(1)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    signal(pid, "CONT");
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let dropped = number_after(&out, "drops:") as usize;
+    assert!(dropped > 0, "a 16 KiB ring overflows\n{out}");
+    let o = Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"))
+        .args(["analyze", "--quiet", "--workers", "1", "-T"])
+        .arg(&rt)
+        .arg("-s")
+        .arg(dir.join("ref"))
+        .arg(&trace)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (r, o) = (dir.join("ref"), dir.join("out"));
+    let mut lost = 0;
+    for log in [
+        "log_tcp_complete",
+        "log_tcp_nocomplete",
+        "log_udp_complete",
+        "log_tcp_periodic",
+        "log_udp_periodic",
+    ] {
+        let (want, got) = (rows_of(&r, log), rows_of(&o, log));
+        assert!(got <= want, "{log}: {got} > {want}");
+        lost += want - got;
+    }
+    assert_eq!(
+        lost, dropped,
+        "rows missing = records counted as dropped\n{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn r5_a_real_prometheus_scrapes_the_packets_of_the_capture() {
+    let endpoint = prometheus::free_port();
+    let Some(prom) = prometheus::Prometheus::start(&[endpoint]) else {
+        return; // the harness said why
+    };
+    let dir = scratch("prometheus");
+    let trace = pcap("zeek__bro.org.pcap");
+    let args = eal(
+        "prom",
+        2,
+        &format!("--vdev=net_pcap0,rx_pcap={}", trace.display()),
+    );
+    let child = start_cmd(
+        &dir,
+        &args,
+        1,
+        &["--port", "net_pcap0", "--metrics", &endpoint.to_string()],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // The trace's 751 frames, counted by the core and by the port.
+    let got = prom.wait_for("sum(tstat_packets_total)", Duration::from_secs(60), |v| {
+        v == 751.0
+    });
+    let port = prom.wait_for(
+        "sum(tstat_port_packets_total)",
+        Duration::from_secs(10),
+        |v| v == 751.0,
+    );
+    signal(u64::from(child.id()), "TERM");
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(got, Some(751.0), "packets\n{}", prom.log());
+    assert_eq!(port, Some(751.0), "port packets");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `<date>.out` directories under `root`, oldest first (by creation order of their logs).
+fn out_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut d: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(root)
+        .map(|r| {
+            r.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "out"))
+                .filter_map(|p| {
+                    let t = std::fs::metadata(p.join("log_tcp_complete"))
+                        .and_then(|m| m.modified())
+                        .ok()?;
+                    Some((t, p))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    d.sort();
+    d.into_iter().map(|(_, p)| p).collect()
+}
+
+fn header_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("log_tcp_complete"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn r5_runtime_conf_switches_reach_the_next_directory_within_seconds() {
+    let dir = scratch("switch");
+    let rt = dir.join("runtime.conf");
+    let conf = |e2e: u8| {
+        format!("[log]\nlog_tcp_complete = 1\n[options]\ntcplog_end_to_end = {e2e}\ntcplog_layer7 = 1\n")
+    };
+    std::fs::write(&rt, conf(1)).unwrap();
+    let trace = pcap("ndpi__1kxun.compact.pcap");
+    let child = start_cmd(
+        &dir,
+        &eal("switch", 2, ""),
+        1,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            // Some 12 s of capture.
+            "--replay-pps",
+            "150",
+            "-T",
+            rt.to_str().unwrap(),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let out = dir.join("out");
+    wait_for("the first directory", Duration::from_secs(30), || {
+        out_dirs(&out).len() == 1
+    });
+    let h0 = header_of(&out_dirs(&out)[0]);
+    // End-to-end columns off, then on again: each change opens a directory, within 5 s.
+    let mut headers = vec![h0.clone()];
+    for (e2e, n) in [(0, 2), (1, 3)] {
+        std::fs::write(&rt, conf(e2e)).unwrap();
+        let t0 = Instant::now();
+        wait_for(
+            "a directory with the new switches",
+            Duration::from_secs(5),
+            || out_dirs(&out).len() == n,
+        );
+        eprintln!("switch applied after {:?}", t0.elapsed());
+        headers.push(header_of(&out_dirs(&out)[n - 1]));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let cols = |h: &str| h.split_whitespace().count();
+    assert!(
+        cols(&headers[1]) < cols(&headers[0]),
+        "end-to-end columns gone:\n{}\n{}",
+        headers[0],
+        headers[1]
+    );
+    assert!(!headers[1].contains("rtt_avg"), "{}", headers[1]);
+    assert_eq!(headers[2], headers[0], "the same columns again");
+    // Every row has its directory's columns.
+    let dirs = out_dirs(&out);
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    let mut rows = 0;
+    for d in &dirs {
+        let text = std::fs::read_to_string(d.join("log_tcp_complete")).unwrap();
+        let mut lines = text.lines();
+        let n = cols(lines.next().unwrap());
+        for l in lines {
+            assert_eq!(l.split(' ').count(), n, "{}: {l}", d.display());
+            rows += 1;
+        }
+    }
+    assert!(rows > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,3 +67,50 @@ impl Default for EngineConfig {
 /// Tstat's `Log_Periodic_Interval` (1 s): a flow's periodic row is written when one of its
 /// packets arrives more than this long after the start of the current bin.
 pub const PERIODIC_INTERVAL_US: f64 = 1_000_000.0;
+
+/// The record kinds runtime switches turn on and off while capturing (`log_http_complete`,
+/// `log_dns_complete`, the periodic logs, the Advanced video group): bits of one word the
+/// control plane publishes and each core applies between polls.
+pub mod switch {
+    /// `http_log`.
+    pub const HTTP_LOG: u32 = 1;
+    /// `dns_log`.
+    pub const DNS_LOG: u32 = 2;
+    /// `tcp_periodic`.
+    pub const TCP_PERIODIC: u32 = 4;
+    /// `udp_periodic`.
+    pub const UDP_PERIODIC: u32 = 8;
+    /// `video_rates`.
+    pub const VIDEO_RATES: u32 = 16;
+}
+
+impl EngineConfig {
+    /// The runtime-switchable settings as [`switch`] bits.
+    pub fn switch_bits(&self) -> u32 {
+        let mut b = 0;
+        for (on, bit) in [
+            (self.http_log, switch::HTTP_LOG),
+            (self.dns_log, switch::DNS_LOG),
+            (self.tcp_periodic, switch::TCP_PERIODIC),
+            (self.udp_periodic, switch::UDP_PERIODIC),
+            (self.video_rates, switch::VIDEO_RATES),
+        ] {
+            if on {
+                b |= bit;
+            }
+        }
+        b
+    }
+
+    /// This configuration with the runtime-switchable settings taken from `bits`.
+    pub fn with_switch_bits(&self, bits: u32) -> EngineConfig {
+        EngineConfig {
+            http_log: bits & switch::HTTP_LOG != 0,
+            dns_log: bits & switch::DNS_LOG != 0,
+            tcp_periodic: bits & switch::TCP_PERIODIC != 0,
+            udp_periodic: bits & switch::UDP_PERIODIC != 0,
+            video_rates: bits & switch::VIDEO_RATES != 0,
+            ..self.clone()
+        }
+    }
+}

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codec;
 pub mod config;
 pub mod dispatch;
 #[cfg(feature = "dpdk")]
@@ -15,9 +16,11 @@ pub mod dispatch;
 pub mod dpdk;
 pub mod flow;
 pub mod hash;
+pub mod histo;
 pub mod l7;
 pub mod net;
 pub mod record;
+pub mod ring;
 pub mod rx;
 pub mod source;
 pub mod stats;

@@ -5,7 +5,9 @@
 //! measurements (sums, times, counters); turning them into Tstat's text columns is the
 //! control plane's job.
 
+pub use crate::histo::record::{HistoChunk, HistoItem};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// A string stored inline (no heap), cut at `N` bytes: host names, SNI and the like travel in
@@ -28,6 +30,47 @@ impl<const N: usize> Default for InlineStr<N> {
 impl<const N: usize> std::fmt::Debug for InlineStr<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+// Serialised as its stored bytes (length-prefixed by the format), so a record's encoding is
+// as long as its strings are, not as their inline capacity.
+impl<const N: usize> Serialize for InlineStr<N> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.as_bytes())
+    }
+}
+
+impl<'de, const N: usize> Deserialize<'de> for InlineStr<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes<const N: usize>;
+        impl<'de, const N: usize> serde::de::Visitor<'de> for Bytes<N> {
+            type Value = InlineStr<N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "at most {N} bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                if v.len() > N {
+                    return Err(E::invalid_length(v.len(), &self));
+                }
+                Ok(InlineStr::new(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut s = InlineStr::<N>::default();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    if usize::from(s.len) == N {
+                        return Err(serde::de::Error::invalid_length(N + 1, &self));
+                    }
+                    s.buf[usize::from(s.len)] = b;
+                    s.len += 1;
+                }
+                Ok(s)
+            }
+        }
+        d.deserialize_bytes(Bytes::<N>)
     }
 }
 
@@ -54,7 +97,7 @@ impl<const N: usize> InlineStr<N> {
 
 /// Layer-7 results of a TCP flow (the Layer7 and P2P column groups and `con_t`/`p2p_t`/`http_t`).
 /// Defaults are Tstat's values for a flow nothing was recognised in.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TcpL7Record {
     /// `con_t`: connection-type bitmask.
     pub con_t: u32,
@@ -94,7 +137,7 @@ pub struct TcpL7Record {
 
 /// Container metadata Tstat's streaming classifier reads from the first bytes of a response
 /// body (its `video_metadata`, the fields `log_video_complete` prints). Zero when unknown.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct VideoMeta {
     /// `vd_dur`: duration, s.
     pub duration: f64,
@@ -108,7 +151,7 @@ pub struct VideoMeta {
 
 /// The YouTube details Tstat takes from the URL of a request classified as YouTube (its
 /// `http_ytid`, `http_ytitag`, `http_ytseek`, ...; the `yt_*` columns).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct YouTubeRecord {
     /// The video identifier as found (11, 16 or 46 characters); `--` when none was found.
     pub id: InlineStr<49>,
@@ -127,7 +170,7 @@ pub struct YouTubeRecord {
 }
 
 /// What `log_video_complete` needs from the layer-7 classifiers.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct VideoRecord {
     /// Tstat's test for a row in `log_video_complete` (`is_video || is_streaming ||
     /// is_ssl_youtube`); the row is written for complete flows only.
@@ -144,7 +187,7 @@ pub struct VideoRecord {
 
 /// One direction's bit-rate samples of Tstat's `VIDEO_DETAILS` (`rate_*` of its `tcb`): the
 /// payload bytes of every 1 s window from the first data segment to the flow's end.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateRecord {
     /// `rate_smpl`: windows.
     pub samples: u32,
@@ -166,7 +209,7 @@ pub struct RateRecord {
 
 /// The Advanced group of `log_video_complete`: rate samples of both directions and the sizes
 /// of the server's first PSH-delimited messages. All zero when the group is off.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct VideoRatesRecord {
     /// Client-to-server and server-to-client samples.
     pub dirs: [RateRecord; 2],
@@ -175,7 +218,7 @@ pub struct VideoRatesRecord {
 }
 
 /// Layer-7 results of a UDP flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UdpL7Record {
     /// `c_type` / `s_type`.
     pub types: [u8; 2],
@@ -192,7 +235,7 @@ pub struct UdpL7Record {
 }
 
 /// DN-Hunter result frozen into a flow at its creation.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct DnsInfo {
     /// The name the client resolved (`fqdn`); empty if unknown.
     pub fqdn: InlineStr<256>,
@@ -205,7 +248,7 @@ pub struct DnsInfo {
 }
 
 /// Per-direction measurements of a TCP flow (Tstat's `tcb`, as printed).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TcpDirRecord {
     /// `pkts_all`: all segments of the direction.
     pub packets: u64,
@@ -302,7 +345,7 @@ pub struct TcpDirRecord {
 }
 
 /// A finished TCP flow.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TcpRecord {
     /// Client (sender of the first pure SYN).
     pub c_ip: IpAddr,
@@ -333,7 +376,7 @@ pub struct TcpRecord {
 }
 
 /// Per-direction measurements of a UDP flow.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UdpDirRecord {
     /// First packet of the direction (zero if none).
     pub first: Timestamp,
@@ -346,7 +389,7 @@ pub struct UdpDirRecord {
 }
 
 /// A finished UDP flow.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct UdpRecord {
     /// Client (sender of the first packet).
     pub c_ip: IpAddr,
@@ -374,7 +417,7 @@ pub const MESSAGE_BYTES: usize = 1600;
 /// One application message the per-message logs need (`log_http_complete` rows come from an
 /// HTTP request or response segment, `log_dns_complete` rows from a DNS message): the worker
 /// copies the captured payload and the flow's identity; the control plane parses and formats.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
     /// Client of the flow.
     pub c_ip: IpAddr,
@@ -404,7 +447,7 @@ pub struct MessageRecord {
 
 /// One direction's counters over one bin of `log_tcp_periodic` / `log_udp_periodic`: deltas
 /// since the previous row of the flow (UDP flows fill `packets` and `data_bytes` only).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PeriodicDir {
     /// Packets.
     pub packets: u64,
@@ -444,7 +487,7 @@ pub struct PeriodicDir {
 
 /// One row of `log_tcp_periodic` (`tcp`) or `log_udp_periodic`: a flow's activity since its
 /// previous row. Written for every flow, external ones included, as Tstat does.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PeriodicRecord {
     /// TCP (else UDP).
     pub tcp: bool,
@@ -473,7 +516,7 @@ pub struct PeriodicRecord {
 /// A record as it travels through a worker's ring.
 // Records are fixed-size plain data that move through rings by copy; boxing would allocate.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum FlowRecord {
     /// A TCP flow.
     Tcp(TcpRecord),
@@ -485,6 +528,8 @@ pub enum FlowRecord {
     Dns(MessageRecord),
     /// A row of `log_tcp_periodic` or `log_udp_periodic`.
     Periodic(PeriodicRecord),
+    /// Part of a worker's histograms of one interval (`-H`).
+    Histo(HistoChunk),
 }
 
 #[cfg(test)]

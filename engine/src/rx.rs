@@ -211,11 +211,18 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
             polls += 1;
             if n > 0 && snap.first == Timestamp::ZERO {
                 snap.first = first;
-                publish(&snapshot, &mut snap, &worker, true);
+                publish(&snapshot, &mut snap, &mut worker, true);
             }
             if polls >= PUBLISH_EVERY {
                 polls = 0;
-                publish(&snapshot, &mut snap, &worker, false);
+                publish(&snapshot, &mut snap, &mut worker, false);
+                // Runtime switches the consumer asks for apply to flows created from now on.
+                if let Some(bits) = worker.sink().switches() {
+                    if bits != worker.config().switch_bits() {
+                        let cfg = Arc::new(worker.config().with_switch_bits(bits));
+                        worker.set_config(cfg);
+                    }
+                }
             }
             if n == 0 {
                 snap.empty_polls += 1;
@@ -241,7 +248,7 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
                 worker.add_dns(e);
             }
         }
-        publish(&snapshot, &mut snap, &worker, true);
+        publish(&snapshot, &mut snap, &mut worker, true);
         Stopped {
             last: snap.last,
             snapshot: snap,
@@ -253,19 +260,20 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
 fn publish<S: RecordSink>(
     shared: &Mutex<CoreSnapshot>,
     snap: &mut CoreSnapshot,
-    worker: &Worker<S>,
+    worker: &mut Worker<S>,
     wait: bool,
 ) {
     let (tcp, udp) = worker.flow_counts();
+    snap.stats.clone_from(worker.stats());
+    snap.tcp_open = tcp as u64;
+    snap.udp_open = udp as u64;
+    worker.sink_mut().publish(snap);
     let guard = if wait {
         Some(shared.lock().unwrap_or_else(|p| p.into_inner()))
     } else {
         shared.try_lock().ok()
     };
     if let Some(mut g) = guard {
-        snap.stats.clone_from(worker.stats());
-        snap.tcp_open = tcp as u64;
-        snap.udp_open = udp as u64;
         g.clone_from(snap);
     }
 }

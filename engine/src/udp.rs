@@ -106,6 +106,21 @@ impl UdpFlow {
         self.l7.take_dns_message()
     }
 
+    /// Each direction's UDP type code and `L7_FLOW_*` class, for the histograms.
+    #[inline]
+    pub fn l7_types(&self) -> ([u8; 2], [u8; 2]) {
+        (
+            self.l7.raw_types(),
+            [self.l7.l7_type(0), self.l7.l7_type(1)],
+        )
+    }
+
+    /// The `L7_FLOW_*` class of direction `dir` so far, for the bit-rate histograms.
+    #[inline]
+    pub fn l7_type(&self, dir: usize) -> u8 {
+        self.l7.l7_type(dir)
+    }
+
     /// The layer-7 part of the flow's record.
     pub fn l7_record(&self) -> UdpL7Record {
         self.l7.record()

@@ -7,6 +7,7 @@
 
 use crate::config::EngineConfig;
 use crate::flow::{new_flow, Flow, FlowKey, FlowState, FlowTable};
+use crate::histo::{Histo, HistoConfig, Io, SegmentHisto};
 use crate::l7::dns::{DnsCache, DnsEntry, DnsSnoop};
 use crate::record::{DnsInfo, MessageRecord};
 use crate::record::{FlowRecord, PeriodicDir, PeriodicRecord, TcpRecord, UdpRecord};
@@ -23,6 +24,16 @@ use std::sync::Arc;
 pub trait RecordSink {
     /// Offers a record; returns false if it could not be taken (ring full).
     fn offer(&mut self, rec: FlowRecord) -> Result<(), FlowRecord>;
+
+    /// A receive core's counters, every few dozen polls (live capture): a sink whose consumer
+    /// is another process publishes them next to the records.
+    fn publish(&mut self, _snapshot: &crate::rx::CoreSnapshot) {}
+
+    /// The runtime switch bits ([`crate::config::switch`]) the sink's consumer asks the
+    /// worker to follow, if it says.
+    fn switches(&self) -> Option<u32> {
+        None
+    }
 }
 
 impl RecordSink for Vec<FlowRecord> {
@@ -60,6 +71,13 @@ pub struct Worker<S: RecordSink> {
     expired: Vec<Flow>,
     /// This worker's replica of the DN-Hunter cache.
     dns: DnsCache,
+    /// The histograms (`-H`), when on: checked once per packet.
+    histo: Option<Box<Histo>>,
+    /// Inside [`Worker::finish`]: TCP flows closed at the end of the trace are not departures
+    /// for `profile_flows` (Tstat's `trace_done` does not count them).
+    finishing: bool,
+    /// Packet time of the last flow this worker created (its last collector opportunity).
+    last_created: Timestamp,
 }
 
 impl<S: RecordSink> Worker<S> {
@@ -74,12 +92,88 @@ impl<S: RecordSink> Worker<S> {
             policy,
             expired: Vec::new(),
             dns: DnsCache::default(),
+            histo: None,
+            finishing: false,
+            last_created: Timestamp::ZERO,
+        }
+    }
+
+    /// Turns on Tstat's histograms for this worker (the `worker`-th of the run): from now on
+    /// packets and flows add to them, [`Worker::histo_tick`] ends an interval and
+    /// [`Worker::finish`] the last one, each emitting [`FlowRecord::Histo`] chunks.
+    pub fn enable_histo(&mut self, cfg: HistoConfig, worker: u16) {
+        self.histo = Some(Box::new(Histo::new(cfg, worker)));
+    }
+
+    /// Starts the first histogram interval at packet time `start` (the trace's first IP
+    /// packet). Nothing happens with histograms off.
+    pub fn histo_start(&mut self, start: Timestamp) {
+        if let Some(h) = self.histo.as_deref_mut() {
+            h.set_start(start);
+        }
+    }
+
+    /// Packet time of the last flow this worker created.
+    pub fn last_flow_created(&self) -> Timestamp {
+        self.last_created
+    }
+
+    /// Ends the current histogram interval at packet time `end` (the packet after which Tstat
+    /// dumps its histograms, decided in capture order by whoever sees every packet) and emits
+    /// this worker's part of it. Nothing happens with histograms off.
+    ///
+    /// Tstat's single collector runs whenever any flow is created, so before its dump it has
+    /// closed every flow that timed out by the last flow creation; a worker runs its collector
+    /// only when it creates a flow itself. `collect_at` (the last flow creation of all workers
+    /// before the boundary, see [`Worker::last_flow_created`]) runs this worker's collector
+    /// then, so that the flows close in the interval Tstat closes them in.
+    pub fn histo_tick(&mut self, end: Timestamp, collect_at: Timestamp) {
+        if self.histo.is_none() {
+            return;
+        }
+        if collect_at > self.last_created {
+            self.collect(collect_at);
+        }
+        self.flush_histo(end, false);
+    }
+
+    fn flush_histo(&mut self, end: Timestamp, last: bool) {
+        if let Some(mut h) = self.histo.take() {
+            h.flush(end, last, |c| self.emit(FlowRecord::Histo(c)));
+            self.histo = Some(h);
         }
     }
 
     /// Adds a DN-Hunter entry (broadcast to every worker right after the response packet).
     pub fn add_dns(&mut self, entry: Arc<DnsEntry>) {
         self.dns.insert(entry);
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Arc<EngineConfig> {
+        &self.cfg
+    }
+
+    /// The record sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// The record sink, mutably.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Changes what a full sink does (live capture drops, but waits for room at its final
+    /// flush, when nothing is captured any more).
+    pub fn set_full_policy(&mut self, policy: FullPolicy) {
+        self.policy = policy;
+    }
+
+    /// Replaces the configuration (runtime switches changed): flows created from now on
+    /// follow it; flows already tracked keep what they were created with.
+    pub fn set_config(&mut self, cfg: Arc<EngineConfig>) {
+        self.cfg = cfg;
     }
 
     /// The worker's counters.
@@ -100,8 +194,41 @@ impl<S: RecordSink> Worker<S> {
     /// Analyses one captured frame.
     #[inline]
     pub fn process(&mut self, ts: Timestamp, link: LinkType, frame: &[u8]) {
+        if self.histo.is_some() {
+            self.process_histo(ts, link, frame);
+            return;
+        }
         if let Some(pkt) = self.decode(link, frame) {
-            self.analyse(ts, pkt);
+            self.analyse::<false>(ts, pkt);
+        }
+    }
+
+    /// [`Worker::process`] with histograms: the layer-4 analysis with its histogram hooks,
+    /// then the IP-level histograms (Tstat's `ip_histo_stat` runs after the TCP/UDP part, and
+    /// for every IP packet, analysed at layer 4 or not).
+    #[inline(never)]
+    fn process_histo(&mut self, ts: Timestamp, link: LinkType, frame: &[u8]) {
+        let ip = self.ip_peek(link, frame);
+        if let Some(pkt) = self.decode(link, frame) {
+            self.analyse::<true>(ts, pkt);
+        }
+        self.ip_histo(ip);
+    }
+
+    /// The IP header the histograms read, and the packet's MPTCP option for the TCP hooks.
+    fn ip_peek(&mut self, link: LinkType, frame: &[u8]) -> Option<crate::histo::IpHeader> {
+        let ip = crate::histo::peek(link, frame);
+        if let Some(h) = self.histo.as_deref_mut() {
+            h.set_packet_mptcp(ip.is_some_and(|i| i.mptcp));
+        }
+        ip
+    }
+
+    fn ip_histo(&mut self, ip: Option<crate::histo::IpHeader>) {
+        if let (Some(ip), Some(h)) = (ip, self.histo.as_deref_mut()) {
+            let nets = &self.cfg.nets;
+            let internal = [nets.is_internal(&ip.src), nets.is_internal(&ip.dst)];
+            h.ip(&ip, internal, !nets.is_empty());
         }
     }
 
@@ -117,12 +244,25 @@ impl<S: RecordSink> Worker<S> {
         frame: &[u8],
         snoop: &mut DnsSnoop,
     ) -> Option<Arc<DnsEntry>> {
-        let pkt = self.decode(link, frame)?;
+        let histo = self.histo.is_some();
+        let ip = match histo {
+            true => self.ip_peek(link, frame),
+            false => None,
+        };
+        let Some(pkt) = self.decode(link, frame) else {
+            self.ip_histo(ip);
+            return None;
+        };
         let entry = match &pkt.l4 {
             L4::Udp(u) if u.src_port == 53 || u.dst_port == 53 => snoop.observe(&pkt, ts),
             _ => None,
         };
-        self.analyse(ts, pkt);
+        if histo {
+            self.analyse::<true>(ts, pkt);
+            self.ip_histo(ip);
+        } else {
+            self.analyse::<false>(ts, pkt);
+        }
         if let Some(e) = &entry {
             self.add_dns(Arc::clone(e));
         }
@@ -142,16 +282,27 @@ impl<S: RecordSink> Worker<S> {
         }
     }
 
-    fn analyse(&mut self, ts: Timestamp, pkt: wire::Packet<'_>) {
+    /// The layer-4 analysis of a decoded packet; `HISTO`: with the histogram hooks (a
+    /// compile-time choice, so that the path without histograms carries none of them).
+    #[inline(always)]
+    fn analyse<const HISTO: bool>(&mut self, ts: Timestamp, pkt: wire::Packet<'_>) {
         if self.cfg.ignore_ipv6 && pkt.src.is_ipv6() {
             self.stats.ipv6_ignored += 1;
             return;
         }
         let src_int = self.cfg.nets.is_internal(&pkt.src);
         let dst_int = self.cfg.nets.is_internal(&pkt.dst);
+        let io = Io::of(src_int, dst_int);
         match pkt.l4 {
             L4::Tcp(seg) => {
                 self.stats.tcp_packets += 1;
+                if HISTO {
+                    if let Some(h) = self.histo.as_deref_mut() {
+                        let syn_only = seg.flags.syn() && !seg.flags.ack();
+                        let ports = [seg.src_port, seg.dst_port];
+                        h.tcp_header(io, syn_only, ports, pkt.ip_len, pkt.src.is_ipv6());
+                    }
+                }
                 let (key, src_is_lo) =
                     FlowKey::new(pkt.src, seg.src_port, pkt.dst, seg.dst_port, 6);
                 let id = match self.table.lookup(&key) {
@@ -159,10 +310,20 @@ impl<S: RecordSink> Worker<S> {
                     None => {
                         if !seg.flags.syn() || seg.flags.ack() {
                             self.stats.tcp_trash += 1;
+                            if HISTO {
+                                if let Some(h) = self.histo.as_deref_mut() {
+                                    h.tcp_trash();
+                                }
+                            }
                             return;
                         }
                         self.stats.tcp_flows += 1;
                         let state = FlowState::Tcp(TcpFlow::new(ts));
+                        if HISTO {
+                            if let Some(h) = self.histo.as_deref_mut() {
+                                h.flow_created(false, ts);
+                            }
+                        }
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
                 };
@@ -177,7 +338,17 @@ impl<S: RecordSink> Worker<S> {
                 };
                 let (verdict, http_row) = match &mut flow.state {
                     FlowState::Tcp(t) => {
-                        let v = t.on_segment(dir, &pkt, &seg, ts, &mut self.pool);
+                        let v = match self.histo.as_deref_mut() {
+                            Some(histo) if HISTO => {
+                                let mut hook = SegmentHisto {
+                                    histo,
+                                    io,
+                                    ip_len: pkt.ip_len,
+                                };
+                                t.on_segment_with(dir, &pkt, &seg, ts, &mut self.pool, &mut hook)
+                            }
+                            _ => t.on_segment(dir, &pkt, &seg, ts, &mut self.pool),
+                        };
                         (
                             v,
                             if self.cfg.http_log {
@@ -214,12 +385,22 @@ impl<S: RecordSink> Worker<S> {
                     return;
                 }
                 self.stats.udp_packets += 1;
+                if HISTO {
+                    if let Some(h) = self.histo.as_deref_mut() {
+                        h.udp_header(io, dgram.dst_port, pkt.ip_len, pkt.src.is_ipv6());
+                    }
+                }
                 let (key, src_is_lo) =
                     FlowKey::new(pkt.src, dgram.src_port, pkt.dst, dgram.dst_port, 17);
                 let id = match self.table.lookup(&key) {
                     Some(id) => id,
                     None => {
                         self.stats.udp_flows += 1;
+                        if HISTO {
+                            if let Some(h) = self.histo.as_deref_mut() {
+                                h.flow_created(true, ts);
+                            }
+                        }
                         let state = FlowState::Udp(UdpFlow::default());
                         self.create(ts, &pkt, key, src_is_lo, [src_int, dst_int], state)
                     }
@@ -237,8 +418,17 @@ impl<S: RecordSink> Worker<S> {
                 if let FlowState::Udp(u) = &mut flow.state {
                     let dns_log =
                         self.cfg.dns_log && !is_multicast(&pkt.src) && !is_multicast(&pkt.dst);
+                    let opened = u.dirs[dir].packets == 0;
                     u.on_datagram(dir, &dgram, ts, dns_log);
                     dns_message = u.take_dns_message();
+                    if HISTO {
+                        if let Some(h) = self.histo.as_deref_mut() {
+                            if opened {
+                                h.udp_direction_opened(dgram.dst_port);
+                            }
+                            h.udp_rate(io, u.l7_type(dir), pkt.ip_len);
+                        }
+                    }
                 }
                 if dns_message {
                     let m = message(
@@ -259,7 +449,9 @@ impl<S: RecordSink> Worker<S> {
     /// Ends the trace at packet time `last` (the last packet of the whole trace, not only of
     /// this worker): flows already past a timeout close as timed out, every other TCP flow is
     /// written as not complete, every UDP flow as usual.
+    /// With histograms on, the final interval is emitted after the flows are closed.
     pub fn finish(&mut self, last: Timestamp) {
+        self.finishing = true;
         let cfg = Arc::clone(&self.cfg);
         // One flow at a time: peak memory stays the table's, even with a million flows open.
         while let Some(f) = self.table.pop() {
@@ -274,6 +466,8 @@ impl<S: RecordSink> Worker<S> {
             };
             self.close(f, complete, last);
         }
+        self.flush_histo(last, true);
+        self.finishing = false;
     }
 
     /// Creates a flow, as Tstat does when a packet matches none: a collector pass first (if
@@ -287,6 +481,7 @@ impl<S: RecordSink> Worker<S> {
         internal: [bool; 2],
         mut state: FlowState,
     ) -> crate::flow::FlowId {
+        self.last_created = now;
         self.collect(now);
         let (tcp, max) = match state {
             FlowState::Tcp(_) => (true, self.cfg.max_tcp_flows),
@@ -379,6 +574,12 @@ impl<S: RecordSink> Worker<S> {
                     rates: Default::default(),
                 };
                 t.fill_record(&mut rec, complete, now);
+                if let Some(h) = self.histo.as_deref_mut() {
+                    h.tcp_closed(&rec, &t.histo_extra(), complete);
+                    if !self.finishing {
+                        h.flow_departed(false, now);
+                    }
+                }
                 t.release(&mut self.pool);
                 if logged {
                     if complete {
@@ -393,7 +594,7 @@ impl<S: RecordSink> Worker<S> {
                 if logged {
                     self.stats.udp_closed += 1;
                 }
-                FlowRecord::Udp(UdpRecord {
+                let rec = UdpRecord {
                     c_ip,
                     c_port,
                     s_ip,
@@ -403,7 +604,13 @@ impl<S: RecordSink> Worker<S> {
                     dirs: u.dirs,
                     l7: u.l7_record(),
                     dns,
-                })
+                };
+                if let Some(h) = self.histo.as_deref_mut() {
+                    let (raw, l7) = u.l7_types();
+                    h.udp_closed(&rec, raw, l7);
+                    h.flow_departed(true, now);
+                }
+                FlowRecord::Udp(rec)
             }
         };
         if !logged {

@@ -23,7 +23,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 /// The active TCP column groups: Tstat's log-level bitmask (`#NN#` in the header).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TcpLevel(pub u8);
 
 impl TcpLevel {

@@ -16,7 +16,7 @@ use engine::record::{RateRecord, TcpRecord};
 use std::io::Write;
 
 /// The active `log_video_complete` groups: Tstat's `video_level` bitmask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VideoLevel(pub u8);
 
 impl VideoLevel {

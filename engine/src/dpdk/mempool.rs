@@ -21,9 +21,26 @@ unsafe impl Sync for Mempool {}
 impl Mempool {
     /// Creates a pool of `size` mbufs (2 KiB data room, per-lcore cache of 256) on `socket`.
     pub fn new(eal: &Eal, name: &str, size: u32, socket: i32) -> Result<Mempool, Error> {
+        Self::with_data_room(eal, name, size, socket, Self::DEFAULT_DATA_ROOM)
+    }
+
+    /// DPDK's default mbuf buffer: 2 KiB of data plus the headroom.
+    pub const DEFAULT_DATA_ROOM: u16 = sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+
+    /// Bytes reserved in front of the data in every mbuf.
+    pub const HEADROOM: u16 = sys::RTE_PKTMBUF_HEADROOM as u16;
+
+    /// Creates a pool whose mbufs hold `data_room` bytes (headroom included): large rooms for
+    /// replays of traces captured with segmentation offloads (frames of tens of KiB).
+    pub fn with_data_room(
+        eal: &Eal,
+        name: &str,
+        size: u32,
+        socket: i32,
+        data_room: u16,
+    ) -> Result<Mempool, Error> {
         let cname = CString::new(name)
             .map_err(|_| Error::Config(format!("mempool name {name:?} contains a NUL byte")))?;
-        let data_room = u16::try_from(sys::RTE_MBUF_DEFAULT_BUF_SIZE).expect("2176 fits u16");
         // SAFETY: EAL is initialised (borrowed); cname is NUL-terminated and outlives the call.
         let raw = unsafe {
             sys::rte_pktmbuf_pool_create(

@@ -209,6 +209,8 @@ struct Ext {
     http_next: [u8; 2],
     npnalpn: [u8; 2],
     tls_session: u8,
+    /// Tstat's `tls_service` (`enum tls_category`), decided at the ServerHello.
+    tls_service: u8,
     /// Last payload packet before the first Application Data, per direction
     /// (`ssl_*_before_data_time`), recorded once the flow is in a TLS state.
     before_data: [Timestamp; 2],
@@ -292,6 +294,25 @@ mod work_pool {
             }
         });
     }
+}
+
+/// The classes a flow's bytes count under in the bit-rate histograms, as they stand after a
+/// segment (Tstat's `map_flow_type`, `http_data` and `VIDEO_MAP` inputs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateClass {
+    /// `con_t` bits.
+    pub con_t: u32,
+    /// Full IPP2P code.
+    pub p2p_type: u32,
+    /// HTTP content class (`http_data`).
+    pub http_data: u8,
+    /// Container announced by the response's `Content-Type` (`video_content_type`).
+    pub video_content: u8,
+    /// Container recognised in the body (`video_payload_type`).
+    pub video_payload: u8,
+    /// The TLS service class (`tls_service`: 0 other, 1 Google, 2 YouTube, 3 Facebook,
+    /// 4 Netflix, 5 Dropbox, 6 Microsoft, 7 Apple).
+    pub tls_service: u8,
 }
 
 /// Per-flow TCP classifier state. The always-present part is 32 bytes; see `Ext` and
@@ -379,6 +400,23 @@ impl TcpL7 {
                     work_pool::give(w);
                 }
             }
+        }
+    }
+
+    /// The flow's classes for the bit-rate histograms (cheap: no strings are copied).
+    #[inline]
+    pub fn rate_class(&self) -> RateClass {
+        let (video_content, video_payload, tls_service) = match &self.ext {
+            Some(e) => (e.streaming.content, e.streaming.payload, e.tls_service),
+            None => (0, 0, 0),
+        };
+        RateClass {
+            con_t: self.con_type,
+            p2p_type: u32::from(self.p2p_type),
+            http_data: self.http_data,
+            video_content,
+            video_payload,
+            tls_service,
         }
     }
 
@@ -1104,6 +1142,7 @@ impl TcpL7 {
         if sh.psk {
             e.tls_session |= sess::SERVER_PSK;
         }
+        e.tls_service = tls_service(e.sni.as_deref());
         self.found(con::SSL);
         self.state = State::SslData;
     }
@@ -1311,6 +1350,63 @@ fn entropy(h: &[u8; 16]) -> f64 {
     e / std::f64::consts::LN_2
 }
 
+/// Tstat's `map_tls_service` (`tls_services.c`): the service of a TLS flow from the client's
+/// SNI, by the suffixes and prefixes of Tstat's patterns, in its order (Facebook first; its
+/// last pattern, `^fbexternal`, is never tried, as in Tstat's loop).
+fn tls_service(sni: Option<&[u8]>) -> u8 {
+    const OTHER: u8 = 0;
+    const GOOGLE: u8 = 1;
+    const YOUTUBE: u8 = 2;
+    const FACEBOOK: u8 = 3;
+    const NETFLIX: u8 = 4;
+    const DROPBOX: u8 = 5;
+    const MICROSOFT: u8 = 6;
+    const APPLE: u8 = 7;
+    let Some(n) = sni else {
+        return OTHER;
+    };
+    let ends = |suffixes: &[&str]| suffixes.iter().any(|s| n.ends_with(s.as_bytes()));
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| n.starts_with(p.as_bytes()));
+    if ends(&[".facebook.com", ".fbcdn.net", ".facebook.net"]) || starts(&["fbcdn", "fbstatic"]) {
+        FACEBOOK
+    } else if ends(&[
+        ".google.com",
+        ".googleusercontent.com",
+        ".googleapis.com",
+        ".gstatic.com",
+    ]) {
+        GOOGLE
+    } else if ends(&[
+        ".googlevideo.com",
+        ".gvt1.com",
+        ".youtube.com",
+        ".youtube-nocookie.com",
+        ".ytimg.com",
+    ]) {
+        YOUTUBE
+    } else if ends(&[
+        ".dropbox.com",
+        ".dropboxstatic.com",
+        ".dropboxusercontent.com",
+    ]) {
+        DROPBOX
+    } else if ends(&[".live.com", ".microsoft.com", ".windows.net", ".live.net"]) {
+        MICROSOFT
+    } else if ends(&[
+        ".apple.com",
+        ".icloud.com",
+        ".apple.com.",
+        ".icloud.com.",
+        ".icloud-content.com",
+    ]) {
+        APPLE
+    } else if ends(&[".nflxvideo.net"]) {
+        NETFLIX
+    } else {
+        OTHER
+    }
+}
+
 /// The RTMP part of Tstat's `map_flow_type`: once both sides sent two messages, a flow whose
 /// first message sizes are not those of an RTMP handshake loses the RTMP bit.
 fn rtmp_rule(con_type: u32, m: &[Msgs; 2]) -> u32 {
@@ -1336,6 +1432,22 @@ mod tests {
 
     const PA: TcpFlags = TcpFlags(0x18);
     const A: TcpFlags = TcpFlags(0x10);
+
+    #[test]
+    fn tls_services_follow_tstat_s_patterns() {
+        assert_eq!(tls_service(Some(b"www.google.com")), 1);
+        assert_eq!(
+            tls_service(Some(b"google.com")),
+            0,
+            "the patterns want a dot before"
+        );
+        assert_eq!(tls_service(Some(b"r3---sn.googlevideo.com")), 2);
+        assert_eq!(tls_service(Some(b"fbcdn-photos.akamaihd.net")), 3);
+        assert_eq!(tls_service(Some(b"fbexternal-a.akamaihd.net")), 0);
+        assert_eq!(tls_service(Some(b"ipv4-c001.nflxvideo.net")), 4);
+        assert_eq!(tls_service(Some(b"www.icloud.com.")), 7);
+        assert_eq!(tls_service(None), 0);
+    }
 
     /// Replays a handshake-less conversation: each entry is (direction, flags, payload); the
     /// context fields are filled as the TCP core would.

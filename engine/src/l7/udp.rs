@@ -275,6 +275,49 @@ impl UdpL7 {
         }
     }
 
+    /// Each direction's UDP type code as classified so far (Tstat's `ucb.type`).
+    #[inline]
+    pub fn raw_types(&self) -> [u8; 2] {
+        [self.dirs[0].ty, self.dirs[1].ty]
+    }
+
+    /// The `L7_FLOW_*` class of direction `dir` in the histograms (`UDP_p2p_to_L7type`).
+    /// Without Tstat's Bayesian Skype classifier the Skype types count as unknown, and an
+    /// `RTP_PLUS` direction (confirmed by an RTP or RTCP packet) as RTP.
+    pub fn l7_type(&self, dir: usize) -> u8 {
+        use crate::histo::l7_flow as f;
+        match self.dirs[dir & 1].ty {
+            RTP | RTP_PLUS => f::RTP,
+            RTCP => f::RTCP,
+            SKYPE_SIG => f::SKYPE_SIG,
+            P2P_EDK => f::EDK,
+            P2P_KAD => f::KAD,
+            P2P_KADU => f::KADU,
+            P2P_DC => f::DC,
+            P2P_GNU => f::GNU,
+            P2P_KAZAA => f::KAZAA,
+            P2P_BT => f::BIT,
+            P2P_UTP | P2P_UTPBT => f::UTP,
+            P2P_PPLIVE => f::PPLIVE,
+            P2P_SOPCAST => f::SOPCAST,
+            P2P_TVANTS => f::TVANTS,
+            DNS => f::DNS,
+            UDP_VOD => f::VOD,
+            P2P_PPSTREAM => f::PPSTREAM,
+            TEREDO => f::TEREDO,
+            UDP_SIP => f::SIP,
+            UDP_DTLS => f::DTLS,
+            UDP_QUIC => f::QUIC,
+            UDP_MTURN => f::MTURN,
+            UDP_UNKNOWN | FIRST_RTP | FIRST_RTCP | FIRST_RTP_PLUS
+                if self.log_type(&self.dirs[dir & 1]) == P2P_OKAD =>
+            {
+                f::OBF_KAD
+            }
+            _ => f::UNKNOWN,
+        }
+    }
+
     /// The layer-7 part of the flow's record.
     pub fn record(&self) -> UdpL7Record {
         let mut r = UdpL7Record {

@@ -65,6 +65,41 @@ pub fn stdev(sum: f64, sum2: f64, n: u32) -> f64 {
     ((sum2 - sum * sum / n) / (n - 1.0)).sqrt()
 }
 
+/// What the histograms observe while a segment is accounted (Tstat's `add_histo` calls inside
+/// `tcp_flow_stat` and `rexmit`). The unit type observes nothing: with it every hook compiles
+/// away, and the state only histograms need is not even kept.
+pub trait SegmentHook {
+    /// Whether the hooks are called and their state kept.
+    const ON: bool;
+    /// A segment of direction `dir` was classified: `class` is Tstat's aggregated anomaly
+    /// class (0 in sequence, 1 RTO, 2 FR, 3 reordering, 4 network duplicate, 5 flow control,
+    /// 6 unnecessary RTO, 7 unnecessary FR, 63 unknown).
+    fn anomaly(&mut self, _dir: usize, _class: u8) {}
+    /// An ACK measured the bytes in flight of the other direction (`tcp_cwnd`).
+    fn in_flight(&mut self, _bytes: u32) {}
+    /// The layer-7 classifiers have seen the segment (`make_tcpL7_rate_stats` runs here).
+    fn classified(&mut self, _l7: &TcpL7) {}
+    /// The segment carries the MPTCP option.
+    fn mptcp(&self) -> bool {
+        false
+    }
+}
+
+impl SegmentHook for () {
+    const ON: bool = false;
+}
+
+/// What the histograms of a closing flow need beyond its [`TcpRecord`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoExtra {
+    /// Each direction's sum of advertised windows (Tstat's 32-bit `win_tot`).
+    pub win_tot: [u32; 2],
+    /// Each direction sent the MPTCP option.
+    pub mptcp: [bool; 2],
+    /// The TLS service class of the flow.
+    pub tls_service: u8,
+}
+
 /// One direction of a connection (Tstat's `tcb`), reduced to what the logs need.
 #[derive(Debug, Default)]
 pub struct Tcb {
@@ -125,6 +160,13 @@ pub struct Tcb {
     msg_last_seq: u32,
     msg_count: u32,
     ss: SeqSpace,
+    /// Histograms only: new data, SYN, FIN or RST was sent since the other side's last ACK
+    /// sampled the bytes in flight (Tstat's `cwnd_flag`).
+    cwnd_flag: bool,
+    /// Histograms only: sum of the advertised windows, Tstat's 32-bit `win_tot`.
+    win_tot: u32,
+    /// Histograms only: the MPTCP option was seen.
+    mptcp_req: bool,
 }
 
 /// What the flow table must do after a segment was accounted.
@@ -360,6 +402,7 @@ impl TcpFlow {
     }
 
     /// Accounts one segment travelling in direction `dir` (Tstat's `tcp_flow_stat`).
+    #[inline]
     pub fn on_segment(
         &mut self,
         dir: usize,
@@ -367,6 +410,19 @@ impl TcpFlow {
         seg: &TcpSegment<'_>,
         now: Timestamp,
         pool: &mut SegPool,
+    ) -> Verdict {
+        self.on_segment_with(dir, pkt, seg, now, pool, &mut ())
+    }
+
+    /// [`on_segment`](Self::on_segment), telling `hook` what the histograms count.
+    pub fn on_segment_with<H: SegmentHook>(
+        &mut self,
+        dir: usize,
+        pkt: &Packet<'_>,
+        seg: &TcpSegment<'_>,
+        now: Timestamp,
+        pool: &mut SegPool,
+        hook: &mut H,
     ) -> Verdict {
         let (this, other) = (dir, dir ^ 1);
         let flags = seg.flags;
@@ -417,6 +473,16 @@ impl TcpFlow {
         {
             self.dirs[other].closed = true;
         }
+        if H::ON {
+            // Tstat's flight-size sample: the first ACK after new data from the other side.
+            if ack && self.dirs[other].cwnd_flag {
+                hook.in_flight(self.dirs[other].seq.wrapping_sub(self.dirs[this].ack));
+                self.dirs[other].cwnd_flag = false;
+            }
+            if data_len != 0 || syn || fin || rst {
+                self.dirs[this].cwnd_flag = true;
+            }
+        }
 
         let eff_win: u64 = if ack || syn {
             let mut w = seg.window as u64;
@@ -459,6 +525,9 @@ impl TcpFlow {
             }
             if o.timestamp.is_some() {
                 t.f1323_ts = true;
+            }
+            if H::ON && hook.mptcp() {
+                t.mptcp_req = true;
             }
         }
         if !syn && (!self.dirs[this].f1323_ws || !self.dirs[other].f1323_ws) {
@@ -507,8 +576,16 @@ impl TcpFlow {
         let mut retrans_payload_bytes: i64 = 0;
         if syn || fin || data_len > 0 {
             let mut len = data_len as i64 + syn as i64 + fin as i64;
-            let mut retrans =
-                self.rexmit(this, th_seq, len as u64, &mut out_order, ip_id, now, pool);
+            let mut retrans = self.rexmit(
+                this,
+                th_seq,
+                len as u64,
+                &mut out_order,
+                ip_id,
+                now,
+                pool,
+                hook,
+            );
             retrans_num_bytes = retrans;
             let t = &mut self.dirs[this];
             if syn {
@@ -554,6 +631,9 @@ impl TcpFlow {
             }
             // Tstat runs the layer-7 analysis on the RST too, before closing.
             self.classify(dir, seg, now, retrans);
+            if H::ON {
+                hook.classified(&self.l7);
+            }
             return Verdict::Close {
                 complete: self.syn_both(),
             };
@@ -562,6 +642,9 @@ impl TcpFlow {
         {
             let t = &mut self.dirs[this];
             if ack || syn {
+                if H::ON {
+                    t.win_tot = t.win_tot.wrapping_add(eff_win as u32);
+                }
                 t.win_curr = eff_win as u32;
                 if eff_win > t.win_max as u64 {
                     t.win_max = eff_win as u32;
@@ -637,6 +720,9 @@ impl TcpFlow {
         }
 
         self.classify(dir, seg, now, retrans);
+        if H::ON {
+            hook.classified(&self.l7);
+        }
         if self.dirs[C2S].closed && self.dirs[S2C].closed {
             return Verdict::Close { complete: true };
         }
@@ -692,7 +778,7 @@ impl TcpFlow {
 
     /// Tstat's `rexmit`: returns the number of retransmitted bytes of `[seq, seq+len)`.
     #[allow(clippy::too_many_arguments)]
-    fn rexmit(
+    fn rexmit<H: SegmentHook>(
         &mut self,
         this: usize,
         seq: u32,
@@ -701,6 +787,7 @@ impl TcpFlow {
         ip_id: u16,
         now: Timestamp,
         pool: &mut SegPool,
+        hook: &mut H,
     ) -> i64 {
         let ctx = self.rule_ctx(this);
         let t = &mut self.dirs[this];
@@ -710,7 +797,7 @@ impl TcpFlow {
         if quad_of(seq) != quad_of(seq_last) {
             let len1 = (((qix as u64) << 30) | 0x3fff_ffff) - seq as u64 + 1;
             t.ss.ensure(qix, pool);
-            let mut rex = add_seg(t, &ctx, qix, seq, len1, out_order, ip_id, now);
+            let mut rex = add_seg(t, &ctx, qix, seq, len1, out_order, ip_id, now, this, hook);
             let next = t.ss.next_of(qix);
             let seq2 = (quad_of(seq_last) as u32) << 30;
             rex += add_seg(
@@ -722,11 +809,13 @@ impl TcpFlow {
                 out_order,
                 ip_id,
                 now,
+                this,
+                hook,
             );
             rex
         } else {
             t.ss.ensure(qix, pool);
-            add_seg(t, &ctx, qix, seq, len, out_order, ip_id, now)
+            add_seg(t, &ctx, qix, seq, len, out_order, ip_id, now, this, hook)
         }
     }
 
@@ -785,6 +874,15 @@ impl TcpFlow {
         }
         if changed {
             t.ss.collapse(qix);
+        }
+    }
+
+    /// What the histograms need beyond the record (kept only with a hook that is on).
+    pub fn histo_extra(&self) -> HistoExtra {
+        HistoExtra {
+            win_tot: [self.dirs[C2S].win_tot, self.dirs[S2C].win_tot],
+            mptcp: [self.dirs[C2S].mptcp_req, self.dirs[S2C].mptcp_req],
+            tls_service: self.l7.rate_class().tls_service,
         }
     }
 
@@ -856,7 +954,7 @@ fn dir_record(t: &Tcb) -> TcpDirRecord {
 
 /// Tstat's `addseg` over quadrant `qix` of direction `t`.
 #[allow(clippy::too_many_arguments)]
-fn add_seg(
+fn add_seg<H: SegmentHook>(
     t: &mut Tcb,
     ctx: &RuleCtx,
     qix: usize,
@@ -865,6 +963,8 @@ fn add_seg(
     out_order: &mut bool,
     ip_id: u16,
     now: Timestamp,
+    dir: usize,
+    hook: &mut H,
 ) -> i64 {
     let last = first.wrapping_add(len as u32).wrapping_sub(1);
     let mut rexlen: i64 = 0;
@@ -897,7 +997,19 @@ fn add_seg(
             t.ss.q[qix].segs.insert(i, new);
             i += 1; // `i` keeps pointing at the recorded segment `s`
             if last <= s.first {
-                rules_test(t, ctx, qix, i, len, ip_id, false, recovery_time, now);
+                rules_test(
+                    t,
+                    ctx,
+                    qix,
+                    i,
+                    len,
+                    ip_id,
+                    false,
+                    recovery_time,
+                    now,
+                    dir,
+                    hook,
+                );
                 return rexlen;
             }
             let new_last = s.first.wrapping_sub(1);
@@ -912,6 +1024,8 @@ fn add_seg(
                 false,
                 recovery_time,
                 now,
+                dir,
+                hook,
             );
             first = s.first;
             len = last.wrapping_sub(first) as u64 + 1;
@@ -926,7 +1040,19 @@ fn add_seg(
             }
             if last <= s.last {
                 rexlen += len as i64;
-                rules_test(t, ctx, qix, i, len, ip_id, true, recovery_time, now);
+                rules_test(
+                    t,
+                    ctx,
+                    qix,
+                    i,
+                    len,
+                    ip_id,
+                    true,
+                    recovery_time,
+                    now,
+                    dir,
+                    hook,
+                );
                 return rexlen;
             }
             split = true;
@@ -942,6 +1068,8 @@ fn add_seg(
                 true,
                 recovery_time,
                 now,
+                dir,
+                hook,
             );
             len = last.wrapping_sub(first) as u64 + 1;
         }
@@ -962,13 +1090,16 @@ fn add_seg(
         segs.remove(0);
         segs[0].first = head_first;
     }
+    if H::ON {
+        hook.anomaly(dir, IN_SEQUENCE);
+    }
     rexlen
 }
 
 /// Tstat's `rules_test` + `real_rules_test`: classifies the anomaly of the segment at
 /// `si` (already seen) or of the new segment just before it (a hole being filled).
 #[allow(clippy::too_many_arguments)]
-fn rules_test(
+fn rules_test<H: SegmentHook>(
     t: &mut Tcb,
     ctx: &RuleCtx,
     qix: usize,
@@ -978,6 +1109,8 @@ fn rules_test(
     already_seen: bool,
     mut recovery_time: f64,
     now: Timestamp,
+    dir: usize,
+    hook: &mut H,
 ) {
     let segs = &t.ss.q[qix].segs;
     let pseg = segs[si];
@@ -1080,6 +1213,12 @@ fn rules_test(
         segs[si].tos = tos;
     } else {
         segs[si - 1].tos = tos;
+    }
+    if H::ON {
+        // Tstat's `aggregateType`: batch and no-RTT marks dropped, the detailed classes as
+        // unknown.
+        let class = tos & (BATCH_CLASSIFICATION - 1);
+        hook.anomaly(dir, if class > 7 { UNKNOWN } else { class });
     }
     match tos & (BATCH_CLASSIFICATION - 1) {
         IN_SEQUENCE => {}
