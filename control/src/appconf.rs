@@ -63,6 +63,8 @@ pub struct RawOutput {
     pub net_conf: Option<PathBuf>,
     /// Runtime configuration (Tstat's `-T`); default: Tstat's default logs.
     pub runtime_conf: Option<PathBuf>,
+    /// Histogram selection (Tstat's `-H`); default: no histograms.
+    pub histo_conf: Option<PathBuf>,
     /// gzip the logs (Tstat's `-Z`; default false).
     pub gzip: Option<bool>,
     /// Seconds of traffic time between flushes (Tstat's `max_time_step`, default 300).
@@ -167,6 +169,8 @@ pub struct AppConfig {
     pub net_conf: Option<PathBuf>,
     /// `-T` file.
     pub runtime_conf: Option<PathBuf>,
+    /// `-H` file.
+    pub histo_conf: Option<PathBuf>,
     /// `-Z`.
     pub gzip: bool,
     /// Traffic time between flushes.
@@ -252,6 +256,7 @@ impl AppConfig {
                 .unwrap_or_else(|| PathBuf::from("/var/lib/tstat-dpdk")),
             net_conf: raw.output.net_conf,
             runtime_conf: raw.output.runtime_conf,
+            histo_conf: raw.output.histo_conf,
             gzip: raw.output.gzip.unwrap_or(false),
             flush_interval: Duration::from_secs(flush_s),
             flushes_per_dir,

@@ -211,6 +211,11 @@ impl LiveWriter {
         Ok(())
     }
 
+    /// The directory being written, if one is open.
+    pub fn dir(&self) -> Option<&Path> {
+        self.logs.as_ref().map(|l| l.dir())
+    }
+
     /// Whether a directory is open (a packet time has been seen).
     pub fn is_open(&self) -> bool {
         self.logs.is_some()

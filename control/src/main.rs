@@ -100,6 +100,9 @@ struct StartArgs {
     /// benchmarks; EAL needs no NIC: --eal "--no-huge --no-pci ...")
     #[arg(long, value_name = "TRACE")]
     replay: Option<PathBuf>,
+    /// Histogram selection (Tstat's -H), replacing output.histo_conf
+    #[arg(short = 'H', value_name = "FILE")]
+    histo: Option<PathBuf>,
     /// Replay at this many packets a second (with --replay; default: as fast as the cores go)
     #[arg(long, value_name = "PPS", requires = "replay")]
     replay_pps: Option<f64>,
@@ -342,6 +345,9 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     if let Some(d) = a.run_dir {
         raw.control.run_dir = Some(d);
     }
+    if let Some(h) = a.histo {
+        raw.output.histo_conf = Some(h);
+    }
     if let Some(m) = a.metrics {
         raw.control.metrics = Some(m);
     }
@@ -361,7 +367,26 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         None => conf::Runtime::default(),
     };
     let engine = control::start::engine_for(engine, &runtime, true);
+    // As in Tstat, runtime.conf's histo_engine = 0 switches -H off.
+    let histo = match &cfg.histo_conf {
+        Some(p) if runtime.logs.histo_engine => {
+            let spec = control::histo::conf::parse_file(p)?;
+            for w in &spec.warnings {
+                eprintln!("tstat-dpdk: {w}");
+            }
+            Some(spec)
+        }
+        Some(p) => {
+            eprintln!(
+                "tstat-dpdk: {}: histograms off (histo_engine = 0 in the runtime configuration)",
+                p.display()
+            );
+            None
+        }
+        None => None,
+    };
     let opts = control::start::StartOptions {
+        histo,
         cfg,
         runtime,
         engine,

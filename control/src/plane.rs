@@ -44,6 +44,8 @@ pub struct PlaneSpec {
     pub metrics: Option<std::net::SocketAddr>,
     /// The engine's control socket (port counters for the metrics).
     pub engine_socket: PathBuf,
+    /// Tstat's histograms (`-H` file), when the engine collects them.
+    pub histo_conf: Option<PathBuf>,
 }
 
 impl PlaneSpec {
@@ -167,7 +169,7 @@ pub const SWITCH_VALID: u64 = 1 << 32;
 
 /// Where the plane stands, saved after the logs are written out and before ring space is
 /// released.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The rings' run identity: a checkpoint of an earlier engine run is not resumed.
     pub run: u64,
@@ -179,6 +181,8 @@ pub struct Checkpoint {
     pub live: LiveState,
     /// Records that did not decode (counted, skipped).
     pub corrupt: u64,
+    /// Histogram intervals being merged and where they go.
+    pub histo: Option<HistoState>,
     /// The engine's rings were all closed and drained: the run is over.
     pub done: bool,
 }
@@ -208,6 +212,80 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot rename", path.display()))
+}
+
+/// The histograms of a live run: the workers' parts of intervals not yet complete, and the
+/// directory numbering (`NNN/` counts the intervals of each `<date>.out`, as in Tstat's
+/// live runs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HistoState {
+    /// The merger (bincode: sample extremes may be infinite, which JSON cannot hold).
+    merger: Vec<u8>,
+    /// The directory the last interval went to.
+    dir: Option<PathBuf>,
+    /// Interval number of that directory's `000/`.
+    base: u32,
+    /// Intervals written.
+    pub written: u64,
+    /// Intervals written with a part missing (a full record ring).
+    pub partial: u64,
+}
+
+/// The live histogram writer of the plane.
+struct LiveHisto {
+    spec: crate::histo::HistoSpec,
+    merger: crate::histo::Merger,
+    state: HistoState,
+}
+
+impl LiveHisto {
+    fn new(spec: crate::histo::HistoSpec, workers: usize, saved: Option<HistoState>) -> LiveHisto {
+        let saved = saved.unwrap_or_default();
+        let merger = bincode::deserialize(&saved.merger)
+            .unwrap_or_else(|_| crate::histo::Merger::new(workers));
+        LiveHisto {
+            spec,
+            merger,
+            state: saved,
+        }
+    }
+
+    /// Takes a chunk; writes the intervals it completes into `dir`.
+    fn chunk(&mut self, c: &engine::histo::HistoChunk, dir: &Path) -> anyhow::Result<()> {
+        let Some(iv) = self.merger.add(c) else {
+            return Ok(());
+        };
+        for old in self.merger.take_older(iv.index) {
+            tracing::warn!(
+                "histogram interval {} lacks a core's part (a full record ring): written as is",
+                old.index
+            );
+            self.state.partial += 1;
+            self.write(old, dir)?;
+        }
+        self.write(iv, dir)
+    }
+
+    fn write(&mut self, mut iv: crate::histo::IntervalHisto, dir: &Path) -> anyhow::Result<()> {
+        if self.state.dir.as_deref() != Some(dir) {
+            self.state.dir = Some(dir.to_path_buf());
+            self.state.base = iv.index;
+        }
+        iv.index = iv.index.saturating_sub(self.state.base);
+        crate::histo::write::write_interval(dir, &self.spec, &iv)?;
+        self.state.written += 1;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> HistoState {
+        HistoState {
+            merger: bincode::serialize(&self.merger).unwrap_or_default(),
+            dir: self.state.dir.clone(),
+            base: self.state.base,
+            written: self.state.written,
+            partial: self.state.partial,
+        }
+    }
 }
 
 /// How the plane's run ended.
@@ -347,7 +425,15 @@ pub fn run(
         Some(p) => crate::conf::parse_runtime_conf(p)?,
         None => Runtime::default(),
     };
-    let saved = Checkpoint::load(&spec.state)?.filter(|c| c.run == run_id && !c.done);
+    let mut saved = Checkpoint::load(&spec.state)?.filter(|c| c.run == run_id && !c.done);
+    let mut histo = match &spec.histo_conf {
+        Some(p) => Some(LiveHisto::new(
+            crate::histo::conf::parse_file(p)?,
+            rings.len(),
+            saved.as_mut().and_then(|c| c.histo.take()),
+        )),
+        None => None,
+    };
     let (mut pos, mut writer, mut corrupt) = match saved {
         Some(c) if c.positions.len() == rings.len() => {
             let rt = c.runtime.clone().unwrap_or_else(|| file_runtime.clone());
@@ -427,6 +513,14 @@ pub fn run(
                         return;
                     }
                     match engine::codec::decode(bytes) {
+                        Ok(engine::record::FlowRecord::Histo(c)) => {
+                            if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
+                                let dir = dir.to_path_buf();
+                                if let Err(e) = h.chunk(&c, &dir) {
+                                    failure = Some(e);
+                                }
+                            }
+                        }
                         Ok(rec) => {
                             traffic.add(&rec);
                             if let Err(e) = writer.write(&rec) {
@@ -476,7 +570,16 @@ pub fn run(
                 }
             }
             if dirty {
-                checkpoint(spec, &mut rings, &pos, &mut writer, run_id, corrupt, false)?;
+                checkpoint(
+                    spec,
+                    &mut rings,
+                    &pos,
+                    &mut writer,
+                    histo.as_mut(),
+                    run_id,
+                    corrupt,
+                    false,
+                )?;
                 dirty = false;
             }
             let engine_pid = rings[0].producer_pid();
@@ -509,7 +612,23 @@ pub fn run(
     if let Some(t) = first_time(&rings) {
         writer.advance(t)?;
     }
-    checkpoint(spec, &mut rings, &pos, &mut writer, run_id, corrupt, true)?;
+    if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
+        let dir = dir.to_path_buf();
+        for old in h.merger.take_older(u32::MAX) {
+            h.state.partial += 1;
+            h.write(old, &dir)?;
+        }
+    }
+    checkpoint(
+        spec,
+        &mut rings,
+        &pos,
+        &mut writer,
+        histo.as_mut(),
+        run_id,
+        corrupt,
+        true,
+    )?;
     publish_metrics(&rings, &published, writer.written());
     let written = writer.written();
     let dirs = writer.finish()?;
@@ -520,11 +639,13 @@ pub fn run(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn checkpoint(
     spec: &PlaneSpec,
     rings: &mut [Consumer],
     pos: &[u64],
     writer: &mut LiveWriter,
+    histo: Option<&mut LiveHisto>,
     run: u64,
     corrupt: u64,
     done: bool,
@@ -536,6 +657,7 @@ fn checkpoint(
         runtime: Some(writer.runtime().clone()),
         live,
         corrupt,
+        histo: histo.map(LiveHisto::checkpoint),
         done,
     }
     .save(&spec.state)?;

@@ -43,6 +43,8 @@ pub struct StartOptions {
     pub replay: Option<PathBuf>,
     /// Replay at this many packets a second (default: as fast as the cores take them).
     pub replay_pps: Option<f64>,
+    /// Tstat's histograms (`-H`), when collected.
+    pub histo: Option<crate::histo::HistoSpec>,
 }
 
 /// What a run did.
@@ -92,6 +94,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// The latest packet time any core has published.
+    fn clock(&self) -> Timestamp {
+        self.snapshots
+            .iter()
+            .map(|s| s.lock().map(|g| g.last).unwrap_or(Timestamp::ZERO))
+            .max()
+            .unwrap_or(Timestamp::ZERO)
+    }
+
     fn packets(&self) -> u64 {
         self.snapshots
             .iter()
@@ -154,6 +165,9 @@ pub(crate) struct RingSink {
     /// At the final flush nothing is captured any more: wait for room (up to a deadline
     /// without progress) instead of dropping.
     lossless: bool,
+    /// Bytes kept free for histogram chunks: flow records are refused (and counted) first,
+    /// so that an interval's parts still get through when the ring is nearly full.
+    reserve: u64,
 }
 
 /// How long the final flush waits for a control plane that releases nothing.
@@ -177,6 +191,13 @@ impl engine::worker::RecordSink for RingSink {
                     break;
                 }
             }
+        }
+        if self.reserve > 0
+            && !self.lossless
+            && !matches!(rec, FlowRecord::Histo(_))
+            && self.ring.capacity() - self.ring.used_bytes() < self.reserve + MAX_ENCODED as u64
+        {
+            return Err(rec);
         }
         let mut bad = false;
         let pushed =
@@ -267,9 +288,22 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
             ring,
             used: Arc::clone(used),
             lossless: false,
+            reserve: if opts.histo.is_some() {
+                (cfg.record_ring_bytes / 16).max(MAX_ENCODED as u64)
+            } else {
+                0
+            },
         };
-        workers.push(Worker::new(Arc::clone(&engine), sink, FullPolicy::Drop));
+        let mut w = Worker::new(Arc::clone(&engine), sink, FullPolicy::Drop);
+        if let Some(h) = &opts.histo {
+            w.enable_histo(h.engine(), i as u16);
+        }
+        workers.push(w);
     }
+    let histo_clock = opts
+        .histo
+        .as_ref()
+        .map(|_| Arc::new(engine::rx::HistoClock::default()));
     let spec = PlaneSpec {
         out_dir: cfg.out_dir.clone(),
         runtime_conf: cfg.runtime_conf.clone(),
@@ -280,6 +314,7 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         state: cfg.run_dir.join("plane.state"),
         metrics: cfg.metrics,
         engine_socket: cfg.socket.clone(),
+        histo_conf: opts.histo.as_ref().and(cfg.histo_conf.clone()),
     };
     // A checkpoint of an earlier run belongs to rings that are gone.
     let _ = std::fs::remove_file(&spec.state);
@@ -312,7 +347,9 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         snapshots,
         stop: Arc::clone(&core_stop),
         idle: cfg.idle,
+        histo: histo_clock.clone(),
     };
+    let mut histo_step: Option<Timestamp> = None;
     let capture = match cfg.driver {
         Driver::Dpdk => dpdk_capture(opts, ctx),
         Driver::Pcap => Err(anyhow::anyhow!(
@@ -341,6 +378,18 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
                 tick = Instant::now();
                 *ports_now = port_stats();
                 plane.check();
+                // Tstat's histogram clock: an interval ends at the first packet more than
+                // Max_Time_Step after the previous end, on the latest time any core has seen.
+                if let Some(c) = &histo_clock {
+                    if let Some(start) = c.started() {
+                        let step = *histo_step.get_or_insert(start);
+                        let now = shared.clock();
+                        if now.0 - step.0 > cfg.flush_interval.as_micros() as i64 {
+                            c.tick(now);
+                            histo_step = Some(now);
+                        }
+                    }
+                }
                 let p = shared.packets();
                 if p != last_packets {
                     last_packets = p;
@@ -424,6 +473,7 @@ pub(crate) struct CoreContext {
     snapshots: Vec<Arc<Mutex<CoreSnapshot>>>,
     stop: Arc<AtomicBool>,
     idle: IdlePolicy,
+    histo: Option<Arc<engine::rx::HistoClock>>,
 }
 
 impl CoreContext {
@@ -444,9 +494,12 @@ impl CoreContext {
             .rev()
         {
             let links = mesh.pop().expect("one DNS link set per core");
-            let core =
+            let mut core =
                 engine::rx::Core::new(q, w, link, links, Arc::clone(&self.stop), snap, self.idle)
                     .with_index(i, n);
+            if let Some(c) = &self.histo {
+                core = core.with_histo_clock(Arc::clone(c));
+            }
             jobs.push(Box::new(move || core.run()));
         }
         jobs.reverse();

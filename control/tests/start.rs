@@ -688,3 +688,103 @@ fn r5_runtime_conf_switches_reach_the_next_directory_within_seconds() {
     assert!(rows > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An interval directory in the golden format of tests/histo: every file, in name order,
+/// after a `==> name <==` line.
+fn render_histograms(dir: &Path) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let mut out = String::new();
+    for n in names {
+        out.push_str(&format!("==> {n} <==\n"));
+        out.push_str(&std::fs::read_to_string(dir.join(&n)).unwrap());
+    }
+    out
+}
+
+#[test]
+fn r5_live_histograms_equal_tstat_s_and_split_at_the_interval_clock() {
+    let dir = scratch("histo");
+    let conf = dir.join("histo.conf");
+    std::fs::write(&conf, "include ALL\n").unwrap();
+    let runtime = root().join("tests/runtime-all.conf");
+    // One interval: LAST/ equals Tstat's own, with two cores.
+    let trace = pcap("zeek__bro.org.pcap");
+    let o = start_cmd(
+        &dir,
+        &eal("histo", 3, ""),
+        2,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            "-T",
+            runtime.to_str().unwrap(),
+            "-H",
+            conf.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let golden = std::fs::read_to_string(
+        root().join("tests/histo/zeek__bro.org/2014_01_14_17_04.out/LAST.golden"),
+    )
+    .unwrap();
+    let ours = render_histograms(&dir.join("out/2014_01_14_17_04.out/LAST"));
+    assert!(ours == golden, "LAST/ differs from Tstat's");
+    // A trace with a 900 s gap: an interval directory before LAST/, and every packet counted
+    // once over the two (the live clock ends intervals every 100 ms of wall time, so the
+    // boundary packet may differ from Tstat's).
+    let dir2 = scratch("histo-split");
+    let trace = pcap("ndpi__1kxun.compact.pcap");
+    let o = start_cmd(
+        &dir2,
+        &eal("histo2", 3, ""),
+        2,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            "--replay-pps",
+            "1000",
+            "-T",
+            runtime.to_str().unwrap(),
+            "-H",
+            conf.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir2.join("out/2016_08_02_02_19.out");
+    let packets = |d: &Path| -> u64 {
+        std::fs::read_to_string(d.join("ip_protocol_loc"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    assert!(out.join("000").is_dir() && out.join("LAST").is_dir());
+    let total = packets(&out.join("000")) + packets(&out.join("LAST"));
+    let golden = root().join("tests/histo/ndpi__1kxun.compact/2016_08_02_02_19.out");
+    let tstat: u64 = ["000.golden", "LAST.golden"]
+        .iter()
+        .map(|g| {
+            let t = std::fs::read_to_string(golden.join(g)).unwrap();
+            let sec = t.split("==> ip_protocol_loc <==\n").nth(1).unwrap();
+            sec.split("==> ")
+                .next()
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(total, tstat, "IP packets over 000/ and LAST/");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
+}

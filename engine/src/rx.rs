@@ -124,6 +124,60 @@ pub struct Core<Q: PacketQueue, S: RecordSink> {
     idle: IdlePolicy,
     index: usize,
     cores: usize,
+    histo: Option<Arc<HistoClock>>,
+}
+
+/// The histogram clock of a live capture, shared by every core: Tstat dumps its histograms
+/// at the first packet more than `Max_Time_Step` after the previous dump, a moment only the
+/// whole capture knows. The first packet any core sees starts the first interval; whoever
+/// watches every core's packet time (the engine's main thread) ends intervals with
+/// [`HistoClock::tick`]; each core ends its part between two polls.
+#[derive(Debug, Default)]
+pub struct HistoClock {
+    start: std::sync::atomic::AtomicI64,
+    end: std::sync::atomic::AtomicI64,
+    epoch: std::sync::atomic::AtomicU64,
+}
+
+impl HistoClock {
+    /// Notes a core's first packet time `ts` and returns the capture's first packet time so
+    /// far (cores race: a later packet may be seen first, so this only ever decreases; the
+    /// control plane takes the earliest start of an interval's parts).
+    pub fn start(&self, ts: Timestamp) -> Timestamp {
+        let mut cur = self.start.load(Ordering::Acquire);
+        loop {
+            if cur != 0 && cur <= ts.0 {
+                return Timestamp(cur);
+            }
+            match self
+                .start
+                .compare_exchange(cur, ts.0, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return ts,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The first packet time, if a core has seen one.
+    pub fn started(&self) -> Option<Timestamp> {
+        match self.start.load(Ordering::Acquire) {
+            0 => None,
+            t => Some(Timestamp(t)),
+        }
+    }
+
+    /// Ends the current interval at packet time `end`.
+    pub fn tick(&self, end: Timestamp) {
+        self.end.store(end.0, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Intervals ended so far, and the end of the latest.
+    fn epoch(&self) -> (u64, Timestamp) {
+        let e = self.epoch.load(Ordering::Acquire);
+        (e, Timestamp(self.end.load(Ordering::Acquire)))
+    }
 }
 
 /// Polls between counter publications.
@@ -150,7 +204,14 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
             idle,
             index: 0,
             cores: 1,
+            histo: None,
         }
+    }
+
+    /// Follows the capture's histogram clock (a worker with histograms on).
+    pub fn with_histo_clock(mut self, clock: Arc<HistoClock>) -> Self {
+        self.histo = Some(clock);
+        self
     }
 
     /// Says which of `cores` cores this is (queue `index`), to count foreign frames.
@@ -172,7 +233,10 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
             idle,
             index,
             cores,
+            histo,
         } = self;
+        let mut histo_started = false;
+        let mut histo_epoch = 0u64;
         let mut snoop = DnsSnoop::default();
         let mut snap = CoreSnapshot::default();
         let mut polls = 0u32;
@@ -186,11 +250,30 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
                     worker.add_dns(e);
                 }
             }
+            if let Some(clock) = &histo {
+                let (e, end) = clock.epoch();
+                while histo_epoch < e {
+                    // Every core ends every interval, one that saw no packet yet included,
+                    // so that each interval gets a part from every core.
+                    histo_epoch += 1;
+                    if !histo_started {
+                        worker.histo_start(clock.started().unwrap_or(end));
+                        histo_started = true;
+                    }
+                    worker.histo_tick(end, end);
+                }
+            }
             let mut last = snap.last;
             let mut first = Timestamp::ZERO;
             let n = queue.poll(|f| {
                 if first == Timestamp::ZERO {
                     first = f.ts;
+                }
+                if !histo_started {
+                    if let Some(clock) = &histo {
+                        worker.histo_start(clock.start(f.ts));
+                        histo_started = true;
+                    }
                 }
                 last = f.ts;
                 if let Some(h) = f.hash {

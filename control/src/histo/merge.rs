@@ -16,7 +16,7 @@ use engine::time::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
 /// Sample statistics of one histogram over one interval (all workers).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Samples {
     /// Number of samples (in range or not).
     pub n: u64,
@@ -72,7 +72,7 @@ impl Samples {
 }
 
 /// One complete interval of all workers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntervalHisto {
     /// Interval number (Tstat's `NNN/`).
     pub index: u32,
@@ -151,14 +151,14 @@ impl IntervalHisto {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Partial {
     interval: IntervalHisto,
     done: usize,
 }
 
 /// Collects chunks until intervals are complete.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Merger {
     workers: usize,
     open: HashMap<u32, Partial>,
@@ -179,6 +179,13 @@ impl Merger {
             interval: IntervalHisto::new(c),
             done: 0,
         });
+        // Live cores may disagree on the first packet (they race to it): the interval starts
+        // at the earliest any of them saw.
+        if c.start != Timestamp::ZERO
+            && (p.interval.start == Timestamp::ZERO || c.start < p.interval.start)
+        {
+            p.interval.start = c.start;
+        }
         for item in c.items() {
             p.interval.add(item);
         }
@@ -194,6 +201,16 @@ impl Merger {
     /// Intervals some worker never finished (none after a clean run).
     pub fn incomplete(&self) -> usize {
         self.open.len()
+    }
+
+    /// Takes the intervals older than `index` that are still incomplete (live capture: a part
+    /// lost to a full record ring must not hold every later interval back).
+    pub fn take_older(&mut self, index: u32) -> Vec<IntervalHisto> {
+        let mut old: Vec<u32> = self.open.keys().copied().filter(|&i| i < index).collect();
+        old.sort_unstable();
+        old.into_iter()
+            .filter_map(|i| self.open.remove(&i).map(|p| p.interval))
+            .collect()
     }
 }
 
