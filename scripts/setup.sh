@@ -20,6 +20,10 @@ command -v tcpreplay >/dev/null || need+=(tcpreplay)
 command -v ip >/dev/null || need+=(iproute2)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v prometheus >/dev/null || need+=(prometheus) # control/tests/metrics.rs scrapes the endpoint with it
+# The RRD files of -R (rrd-sys links librrd); control/tests/rrd.rs and scripts/rrd-compare.py
+# read them back with the rrdtool command.
+pkg-config --exists librrd 2>/dev/null || need+=(librrd-dev)
+command -v rrdtool >/dev/null || need+=(rrdtool)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq

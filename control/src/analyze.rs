@@ -12,8 +12,13 @@
 //! `Max_Time_Step` after the previous end) and tells every worker in-band, right after the
 //! packets before the boundary, as it does with DN-Hunter entries. Each worker emits its part
 //! of the interval as records; the writer merges them and writes `NNN/` and `LAST/`.
+//!
+//! With RRD files (`-R`/`-r`), the writer hands every complete interval to the RRD writer
+//! thread (`histo::rrd::RrdWriter`), one for the whole run; offline it waits for room in its
+//! queue rather than drop an interval.
 
 use crate::conf::Runtime;
+use crate::histo::rrd::{RrdConf, RrdSender, RrdSummary, RrdWriter};
 use crate::histo::{HistoOutput, HistoSpec};
 use crate::logs::video::VideoLevel;
 use crate::output::LogSet;
@@ -69,6 +74,17 @@ pub struct Summary {
     pub span: Option<(Timestamp, Timestamp)>,
     /// Histogram directories written (`-H`).
     pub histo_dirs: Vec<PathBuf>,
+    /// What the RRD writer did (`-R`/`-r`).
+    pub rrd: Option<RrdSummary>,
+}
+
+/// Tstat's RRD files (`-R rrd.conf -r DIR`).
+#[derive(Debug, Clone)]
+pub struct RrdOptions {
+    /// The `-R` file.
+    pub conf: RrdConf,
+    /// The `-r` directory (created if needed).
+    pub dir: PathBuf,
 }
 
 enum Msg {
@@ -108,8 +124,24 @@ pub fn run(opts: &Options) -> anyhow::Result<Summary> {
 /// [`run`], also collecting Tstat's histograms as `histo` selects them (`-H`) and writing them
 /// next to the logs.
 pub fn run_with_histo(opts: &Options, histo: Option<&HistoSpec>) -> anyhow::Result<Summary> {
+    run_with_rrd(opts, histo, None)
+}
+
+/// [`run_with_histo`], also writing Tstat's RRD files as `rrd` says. `histo` must collect the
+/// histograms of the RRD configuration (`RrdConf::enable`); the RRD files are updated at every
+/// interval `histo` writes.
+pub fn run_with_rrd(
+    opts: &Options,
+    histo: Option<&HistoSpec>,
+    rrd: Option<RrdOptions>,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut summary = Summary::default();
+    let rrd = match rrd {
+        Some(r) => Some(RrdWriter::spawn(r.conf, r.dir)?),
+        None => None,
+    };
+    let rrd_tx = rrd.as_ref().map(RrdWriter::sender);
     let groups: Vec<Vec<PathBuf>> = if opts.concat {
         vec![opts.files.clone()]
     } else {
@@ -131,6 +163,7 @@ pub fn run_with_histo(opts: &Options, histo: Option<&HistoSpec>) -> anyhow::Resu
         run_group(
             opts,
             histo,
+            rrd_tx.clone(),
             group,
             &root,
             &mut summary,
@@ -140,6 +173,10 @@ pub fn run_with_histo(opts: &Options, histo: Option<&HistoSpec>) -> anyhow::Resu
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    drop(rrd_tx);
+    if let Some(w) = rrd {
+        summary.rrd = Some(w.finish()?);
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -168,7 +205,12 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn start(opts: &Options, logs: LogSet, histo: Option<&HistoSpec>) -> Pipeline {
+    fn start(
+        opts: &Options,
+        logs: LogSet,
+        histo: Option<&HistoSpec>,
+        rrd: Option<RrdSender>,
+    ) -> Pipeline {
         let mut engine = opts.engine.clone();
         // The Advanced group of log_video_complete needs per-flow rate samples, which only
         // the workers can take: they keep them when that group is printed.
@@ -235,7 +277,7 @@ impl Pipeline {
         let histo_out = histo.map(|h| HistoOutput::new(logs.dir().to_path_buf(), h.clone(), n));
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_logs(logs, consumers, histo_out))
+            .spawn(move || write_logs(logs, consumers, histo_out, rrd))
             .expect("spawning the writer thread");
         Pipeline {
             inputs,
@@ -357,6 +399,7 @@ fn write_logs(
     mut logs: LogSet,
     mut rings: Vec<rtrb::Consumer<FlowRecord>>,
     mut histo: Option<HistoOutput>,
+    rrd: Option<RrdSender>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut idle = 0u32;
     loop {
@@ -368,7 +411,10 @@ fn write_logs(
                 any = true;
                 match (&rec, &mut histo) {
                     (FlowRecord::Histo(c), Some(h)) => {
-                        h.chunk(c)?;
+                        if let (Some(iv), Some(r)) = (h.chunk(c)?, &rrd) {
+                            // Offline nothing is dropped: wait for room in the queue.
+                            r.send_wait(Arc::new(iv));
+                        }
                     }
                     _ => logs.write(&rec)?,
                 }
@@ -394,9 +440,11 @@ fn write_logs(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_group(
     opts: &Options,
     histo: Option<&HistoSpec>,
+    rrd: Option<RrdSender>,
     files: &[PathBuf],
     root: &Path,
     summary: &mut Summary,
@@ -445,7 +493,7 @@ fn run_group(
                     opts.crypto.as_ref(),
                 )?;
                 summary.dirs.push(logs.dir().to_path_buf());
-                let mut p = Pipeline::start(opts, logs, histo);
+                let mut p = Pipeline::start(opts, logs, histo, rrd.clone());
                 for (w, slot) in pending.iter_mut().enumerate() {
                     *slot = p.buffer(w);
                 }

@@ -168,6 +168,15 @@ struct AnalyzeArgs {
     /// every 300 s of packet time to <date>.out/NNN/ and at the end to <date>.out/LAST/
     #[arg(short = 'H', value_name = "FILE")]
     histo: Option<PathBuf>,
+    /// Write Tstat's RRD files into the directory of -r, for the histograms and statistics this
+    /// file selects (Tstat's -R: lines `<histo> [avg] [min] [max] [var] [stdev] [hit]
+    /// [idx:v1,v2,...[,other]] [prc:p1,p2,...]`). As with Tstat, the histograms it names are
+    /// collected even if -H does not select them, and written with the others
+    #[arg(short = 'R', value_name = "FILE", requires = "rrd_dir")]
+    rrd_conf: Option<PathBuf>,
+    /// Directory of the RRD files of -R, <histo>.<stat>.rrd (Tstat's -r; created if needed)
+    #[arg(short = 'r', value_name = "DIR", requires = "rrd_conf")]
+    rrd_dir: Option<PathBuf>,
     /// Worker threads (default: every core)
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -223,7 +232,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
         crypto,
     };
-    let histo = match &a.histo {
+    let mut histo = match &a.histo {
         Some(p) => {
             let spec = control::histo::conf::parse_file(p)?;
             for w in &spec.warnings {
@@ -233,7 +242,22 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let s = analyze::run_with_histo(&opts, histo.as_ref()).context("analyze")?;
+    let rrd = match (&a.rrd_conf, &a.rrd_dir) {
+        (Some(p), Some(dir)) => {
+            let conf = control::histo::rrd::RrdConf::parse_file(p)?;
+            for w in &conf.warnings {
+                eprintln!("tstat-dpdk: {}: {w}", p.display());
+            }
+            // Tstat turns on every histogram rrd.conf names, -H or not.
+            conf.enable(histo.get_or_insert_with(Default::default));
+            Some(analyze::RrdOptions {
+                conf,
+                dir: dir.clone(),
+            })
+        }
+        _ => None,
+    };
+    let s = analyze::run_with_rrd(&opts, histo.as_ref(), rrd).context("analyze")?;
     for f in &s.faults {
         eprintln!("tstat-dpdk: {f}");
     }
@@ -275,6 +299,28 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     );
     if !s.histo_dirs.is_empty() {
         out!("histograms: {} interval directories", s.histo_dirs.len());
+    }
+    if let Some(r) = &s.rrd {
+        out!(
+            "rrd: {} intervals, {} files created, {} updates, {} errors{}",
+            r.intervals,
+            r.files_created,
+            r.updates,
+            r.error_count,
+            a.rrd_dir
+                .as_ref()
+                .map(|d| format!(", in {}", d.display()))
+                .unwrap_or_default()
+        );
+        for e in &r.errors {
+            eprintln!("tstat-dpdk: {e}");
+        }
+        if r.error_count > r.errors.len() as u64 {
+            eprintln!(
+                "tstat-dpdk: ... {} more RRD errors",
+                r.error_count - r.errors.len() as u64
+            );
+        }
     }
     if st.packets == 0 && !s.faults.is_empty() {
         return Ok(ExitCode::from(1));

@@ -6,6 +6,7 @@
 
 pub mod conf;
 pub mod merge;
+pub mod rrd;
 pub mod write;
 
 pub use conf::HistoSpec;
