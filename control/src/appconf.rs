@@ -65,6 +65,10 @@ pub struct RawOutput {
     pub runtime_conf: Option<PathBuf>,
     /// Histogram selection (Tstat's `-H`); default: no histograms.
     pub histo_conf: Option<PathBuf>,
+    /// RRD selection (Tstat's `-R`); needs `rrd_dir`.
+    pub rrd_conf: Option<PathBuf>,
+    /// Directory of the RRD files (Tstat's `-r`).
+    pub rrd_dir: Option<PathBuf>,
     /// gzip the logs (Tstat's `-Z`; default false).
     pub gzip: Option<bool>,
     /// Seconds of traffic time between flushes (Tstat's `max_time_step`, default 300).
@@ -171,6 +175,8 @@ pub struct AppConfig {
     pub runtime_conf: Option<PathBuf>,
     /// `-H` file.
     pub histo_conf: Option<PathBuf>,
+    /// `-R` file and `-r` directory.
+    pub rrd: Option<(PathBuf, PathBuf)>,
     /// `-Z`.
     pub gzip: bool,
     /// Traffic time between flushes.
@@ -233,6 +239,11 @@ impl AppConfig {
         if flushes_per_dir == 0 {
             bail!("output.flushes_per_dir must be at least 1");
         }
+        let rrd = match (raw.output.rrd_conf, raw.output.rrd_dir) {
+            (Some(c), Some(d)) => Some((c, d)),
+            (None, None) => None,
+            _ => bail!("output.rrd_conf and output.rrd_dir go together (Tstat's -R and -r)"),
+        };
         if driver == Driver::Pcap && raw.pcap.interface.is_none() {
             bail!("the pcap driver needs an interface: pcap.interface in the file or -i IFACE");
         }
@@ -257,6 +268,7 @@ impl AppConfig {
             net_conf: raw.output.net_conf,
             runtime_conf: raw.output.runtime_conf,
             histo_conf: raw.output.histo_conf,
+            rrd,
             gzip: raw.output.gzip.unwrap_or(false),
             flush_interval: Duration::from_secs(flush_s),
             flushes_per_dir,

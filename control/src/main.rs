@@ -100,6 +100,12 @@ struct StartArgs {
     /// benchmarks; EAL needs no NIC: --eal "--no-huge --no-pci ...")
     #[arg(long, value_name = "TRACE")]
     replay: Option<PathBuf>,
+    /// RRD selection (Tstat's -R), replacing output.rrd_conf
+    #[arg(short = 'R', value_name = "FILE")]
+    rrd_conf: Option<PathBuf>,
+    /// RRD directory (Tstat's -r), replacing output.rrd_dir
+    #[arg(short = 'r', value_name = "DIR")]
+    rrd_dir: Option<PathBuf>,
     /// Histogram selection (Tstat's -H), replacing output.histo_conf
     #[arg(short = 'H', value_name = "FILE")]
     histo: Option<PathBuf>,
@@ -394,6 +400,12 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     if let Some(h) = a.histo {
         raw.output.histo_conf = Some(h);
     }
+    if let Some(r) = a.rrd_conf {
+        raw.output.rrd_conf = Some(r);
+    }
+    if let Some(r) = a.rrd_dir {
+        raw.output.rrd_dir = Some(r);
+    }
     if let Some(m) = a.metrics {
         raw.control.metrics = Some(m);
     }
@@ -413,8 +425,8 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         None => conf::Runtime::default(),
     };
     let engine = control::start::engine_for(engine, &runtime, true);
-    // As in Tstat, runtime.conf's histo_engine = 0 switches -H off.
-    let histo = match &cfg.histo_conf {
+    // As in Tstat, runtime.conf's histo_engine = 0 switches -H off, rrd_engine = 0 -R.
+    let mut histo = match &cfg.histo_conf {
         Some(p) if runtime.logs.histo_engine => {
             let spec = control::histo::conf::parse_file(p)?;
             for w in &spec.warnings {
@@ -431,8 +443,30 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let histo_conf = histo.as_ref().and(cfg.histo_conf.clone());
+    let rrd = match &cfg.rrd {
+        Some((conf, dir)) if runtime.logs.rrd_engine => {
+            let c = control::histo::rrd::RrdConf::parse_file(conf)?;
+            for w in &c.warnings {
+                eprintln!("tstat-dpdk: {}: {w}", conf.display());
+            }
+            // Tstat collects every histogram rrd.conf names, -H or not.
+            c.enable(histo.get_or_insert_with(Default::default));
+            Some((conf.clone(), dir.clone()))
+        }
+        Some((conf, _)) => {
+            eprintln!(
+                "tstat-dpdk: {}: RRD off (rrd_engine = 0 in the runtime configuration)",
+                conf.display()
+            );
+            None
+        }
+        None => None,
+    };
     let opts = control::start::StartOptions {
         histo,
+        histo_conf,
+        rrd,
         cfg,
         runtime,
         engine,

@@ -46,6 +46,8 @@ pub struct PlaneSpec {
     pub engine_socket: PathBuf,
     /// Tstat's histograms (`-H` file), when the engine collects them.
     pub histo_conf: Option<PathBuf>,
+    /// Tstat's RRD files (`-R` file and `-r` directory), fed from the histogram intervals.
+    pub rrd: Option<(PathBuf, PathBuf)>,
 }
 
 impl PlaneSpec {
@@ -236,6 +238,8 @@ struct LiveHisto {
     spec: crate::histo::HistoSpec,
     merger: crate::histo::Merger,
     state: HistoState,
+    /// RRD updates, on their own thread (never waited for: a full queue drops and counts).
+    rrd: Option<crate::histo::rrd::RrdWriter>,
 }
 
 impl LiveHisto {
@@ -247,6 +251,7 @@ impl LiveHisto {
             spec,
             merger,
             state: saved,
+            rrd: None,
         }
     }
 
@@ -270,6 +275,9 @@ impl LiveHisto {
         if self.state.dir.as_deref() != Some(dir) {
             self.state.dir = Some(dir.to_path_buf());
             self.state.base = iv.index;
+        }
+        if let Some(r) = &self.rrd {
+            r.send(Arc::new(iv.clone()));
         }
         iv.index = iv.index.saturating_sub(self.state.base);
         crate::histo::write::write_interval(dir, &self.spec, &iv)?;
@@ -426,14 +434,22 @@ pub fn run(
         None => Runtime::default(),
     };
     let mut saved = Checkpoint::load(&spec.state)?.filter(|c| c.run == run_id && !c.done);
-    let mut histo = match &spec.histo_conf {
-        Some(p) => Some(LiveHisto::new(
-            crate::histo::conf::parse_file(p)?,
+    let mut histo = match (&spec.histo_conf, &spec.rrd) {
+        (None, None) => None,
+        (h, _) => Some(LiveHisto::new(
+            match h {
+                Some(p) => crate::histo::conf::parse_file(p)?,
+                None => crate::histo::HistoSpec::default(),
+            },
             rings.len(),
             saved.as_mut().and_then(|c| c.histo.take()),
         )),
-        None => None,
     };
+    if let (Some(h), Some((conf, dir))) = (&mut histo, &spec.rrd) {
+        let conf = crate::histo::rrd::RrdConf::parse_file(conf)?;
+        conf.enable(&mut h.spec);
+        h.rrd = Some(crate::histo::rrd::RrdWriter::spawn(conf, dir.clone())?);
+    }
     let (mut pos, mut writer, mut corrupt) = match saved {
         Some(c) if c.positions.len() == rings.len() => {
             let rt = c.runtime.clone().unwrap_or_else(|| file_runtime.clone());
@@ -632,6 +648,17 @@ pub fn run(
     publish_metrics(&rings, &published, writer.written());
     let written = writer.written();
     let dirs = writer.finish()?;
+    if let Some(r) = histo.and_then(|h| h.rrd) {
+        let r = r.finish()?;
+        tracing::info!(
+            "rrd: {} intervals ({} dropped), {} files created, {} updates, {} errors",
+            r.intervals,
+            r.intervals_dropped,
+            r.files_created,
+            r.updates,
+            r.error_count
+        );
+    }
     Ok(PlaneSummary {
         written,
         dirs,

@@ -45,6 +45,10 @@ pub struct StartOptions {
     pub replay_pps: Option<f64>,
     /// Tstat's histograms (`-H`), when collected.
     pub histo: Option<crate::histo::HistoSpec>,
+    /// The `-H` file the control plane reads (`None` with histograms from `-R` alone).
+    pub histo_conf: Option<PathBuf>,
+    /// RRD files (`-R` file, `-r` directory), when written.
+    pub rrd: Option<(PathBuf, PathBuf)>,
 }
 
 /// What a run did.
@@ -314,7 +318,8 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         state: cfg.run_dir.join("plane.state"),
         metrics: cfg.metrics,
         engine_socket: cfg.socket.clone(),
-        histo_conf: opts.histo.as_ref().and(cfg.histo_conf.clone()),
+        histo_conf: opts.histo_conf.clone(),
+        rrd: opts.rrd.clone(),
     };
     // A checkpoint of an earlier run belongs to rings that are gone.
     let _ = std::fs::remove_file(&spec.state);
@@ -324,8 +329,16 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         Some(u) => Some(crate::supervise::PlaneUser::lookup(u)?),
         None => None,
     };
+    if let Some((_, dir)) = &opts.rrd {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the RRD directory", dir.display()))?;
+        if let Some(u) = &user {
+            u.hand_over(&[dir])?;
+        }
+    }
     if let Some(u) = &user {
-        u.hand_over(&[&cfg.run_dir, &cfg.out_dir])?;
+        // The socket too: the plane asks the engine for port counters.
+        u.hand_over(&[&cfg.run_dir, &cfg.out_dir, &cfg.socket])?;
         for p in &spec.rings {
             u.hand_over(&[p])?;
         }
