@@ -461,7 +461,7 @@ fn r5_a_ring_too_small_loses_exactly_what_it_counts() {
     )
     .unwrap();
     let trace = pcap("ndpi__1kxun.compact.pcap");
-    let mut cmd = start_cmd(
+    let cmd = start_cmd(
         &dir,
         &eal("small", 3, ""),
         2,
@@ -474,20 +474,7 @@ fn r5_a_ring_too_small_loses_exactly_what_it_counts() {
             rt.to_str().unwrap(),
         ],
     );
-    // The same command with the small ring.
-    let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
-    let mut cmd2 = Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"));
-    cmd2.env("TZ", "UTC");
-    let mut it = args.into_iter();
-    while let Some(a) = it.next() {
-        if a == "-c" {
-            it.next();
-            cmd2.arg("-c").arg(&conf);
-        } else {
-            cmd2.arg(a);
-        }
-    }
-    let _ = &mut cmd;
+    let mut cmd2 = with_config(cmd, &conf);
     let child = cmd2
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -869,5 +856,99 @@ fn r5_live_rrd_files_equal_those_of_analyze() {
         let y = rrd_info(&dir.join("rrd").join(f)).unwrap();
         assert_eq!(x, y, "{f}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `start` with its configuration file replaced by `conf`.
+fn with_config(mut cmd: Command, conf: &Path) -> Command {
+    let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
+    let mut c = Command::new(cmd.get_program());
+    c.env("TZ", "UTC");
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if a == "-c" {
+            it.next();
+            c.arg("-c").arg(conf);
+        } else {
+            c.arg(a);
+        }
+    }
+    let _ = &mut cmd;
+    c
+}
+
+#[test]
+fn r5_the_control_plane_drops_privileges_to_its_user() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("SKIPPED: needs root (start as root hands the control plane to control.user)");
+        return;
+    }
+    let nobody = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    let Ok(nobody) = String::from_utf8_lossy(&nobody.stdout)
+        .trim()
+        .parse::<u32>()
+    else {
+        eprintln!("SKIPPED: no user nobody on this system");
+        return;
+    };
+    let dir = scratch("privileges");
+    let conf = dir.join("user.toml");
+    let text_conf = std::fs::read_to_string(root().join("conf/tstat-dpdk.toml"))
+        .unwrap()
+        .replace("# user = \"tstat\"", "user = \"nobody\"");
+    assert!(text_conf.contains("\nuser = \"nobody\""));
+    std::fs::write(&conf, text_conf).unwrap();
+    let trace = pcap("zeek__wikipedia.pcap");
+    let cmd = start_cmd(
+        &dir,
+        &eal("priv", 2, ""),
+        1,
+        &["--replay", trace.to_str().unwrap(), "--replay-pps", "50"],
+    );
+    let child = with_config(cmd, &conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = plane_pid(&dir, None);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uids: Vec<u32> = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    let groups = status
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .unwrap_or_default()
+        .to_string();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!uids.is_empty(), "the plane was seen running");
+    assert!(
+        uids.iter().all(|&u| u == nobody),
+        "real, effective, saved and fs uid of the plane: {uids:?}"
+    );
+    assert!(!groups.split_whitespace().any(|g| g == "0"), "{groups}");
+    // It wrote the logs, as its user.
+    analyze(&trace, &dir);
+    assert_same_logs(&dir.join("ref"), &dir.join("out"));
+    use std::os::unix::fs::MetadataExt;
+    let d = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::metadata(d.join("log_tcp_complete")).unwrap().uid(),
+        nobody
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
