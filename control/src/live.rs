@@ -201,6 +201,17 @@ impl LiveWriter {
         Ok(w)
     }
 
+    /// Writes one record emitted at packet time `now` (the packet being analysed when its
+    /// flow ended) into the directory current at that time.
+    pub fn write_at(&mut self, rec: &FlowRecord, now: Timestamp) -> anyhow::Result<()> {
+        self.advance(now.max(record_time(rec)))?;
+        if let Some(l) = &mut self.logs {
+            l.write(rec)?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
     /// Writes one record into the current directory.
     pub fn write(&mut self, rec: &FlowRecord) -> anyhow::Result<()> {
         self.advance(record_time(rec))?;

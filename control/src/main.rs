@@ -519,10 +519,16 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         "elapsed: {:.3} s, {} records written{}",
         s.elapsed.as_secs_f64(),
         s.written,
-        s.dirs
-            .iter()
-            .map(|d| format!(", output {}", d.display()))
-            .collect::<String>()
+        match s.dirs.as_slice() {
+            [] => String::new(),
+            [d] => format!(", output {}", d.display()),
+            [first, .., last] => format!(
+                ", output {} directories, {} to {}",
+                s.dirs.len(),
+                first.display(),
+                last.display()
+            ),
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

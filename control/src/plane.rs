@@ -397,7 +397,10 @@ fn attach(spec: &PlaneSpec, wait: Duration) -> anyhow::Result<Vec<Consumer>> {
     let mut rings = Vec::new();
     for path in &spec.rings {
         loop {
-            match engine::ring::RingFile::attach(path, engine::codec::LAYOUT) {
+            match engine::ring::RingFile::attach(
+                path,
+                engine::codec::LAYOUT ^ crate::start::FRAME_FORMAT,
+            ) {
                 Ok(c) => {
                     rings.push(c);
                     break;
@@ -524,10 +527,15 @@ pub fn run(
                     }
                 }
                 let mut failure = None;
-                pos[i] = r.read(pos[i], 4096, |_, bytes| {
+                // Small batches per ring keep the rings' records close in time order.
+                pos[i] = r.read(pos[i], 256, |_, bytes| {
                     if failure.is_some() {
                         return;
                     }
+                    let (now, bytes) = match bytes.split_first_chunk::<8>() {
+                        Some((t, rest)) => (Timestamp(i64::from_le_bytes(*t)), rest),
+                        None => (Timestamp::ZERO, bytes),
+                    };
                     match engine::codec::decode(bytes) {
                         Ok(engine::record::FlowRecord::Histo(c)) => {
                             if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
@@ -539,7 +547,7 @@ pub fn run(
                         }
                         Ok(rec) => {
                             traffic.add(&rec);
-                            if let Err(e) = writer.write(&rec) {
+                            if let Err(e) = writer.write_at(&rec, now) {
                                 failure = Some(e);
                             }
                         }
@@ -562,7 +570,11 @@ pub fn run(
         if tick.elapsed() >= Duration::from_millis(200) {
             tick = Instant::now();
             publish_metrics(&rings, &published, writer.written());
-            if let Some(t) = last_time(&rings) {
+            // The cores' packet clock moves rotation on while the rings are idle; with a
+            // backlog the records themselves do, so that a plane that lags (or comes back
+            // after a restart) still rotates where their times say.
+            let caught_up = rings.iter().zip(&pos).all(|(r, p)| *p == r.head());
+            if let Some(t) = last_time(&rings).filter(|_| caught_up) {
                 if writer.is_open() || first_time(&rings).is_some() {
                     writer.advance(t)?;
                     dirty = true;

@@ -172,7 +172,17 @@ pub(crate) struct RingSink {
     /// Bytes kept free for histogram chunks: flow records are refused (and counted) first,
     /// so that an interval's parts still get through when the ring is nearly full.
     reserve: u64,
+    /// Packet time of the frame being analysed: each record's frame starts with it (8 bytes,
+    /// little-endian µs), the time the plane's rotation follows.
+    now: Timestamp,
 }
+
+/// The frame of a record in a ring (emission time, then [`engine::codec`]) enters the ring's
+/// layout fingerprint with the record encoding's.
+pub const FRAME_FORMAT: u64 = 0x7473_7461_7466_0001;
+
+/// Room a record takes in a ring at most: its emission time and its encoding.
+pub const RECORD_ROOM: usize = 8 + MAX_ENCODED;
 
 /// How long the final flush waits for a control plane that releases nothing.
 const FLUSH_PATIENCE: Duration = Duration::from_secs(60);
@@ -180,10 +190,10 @@ const FLUSH_PATIENCE: Duration = Duration::from_secs(60);
 impl engine::worker::RecordSink for RingSink {
     #[inline]
     fn offer(&mut self, rec: FlowRecord) -> Result<(), FlowRecord> {
-        if self.lossless && !self.ring.has_room(MAX_ENCODED) {
+        if self.lossless && !self.ring.has_room(RECORD_ROOM) {
             let mut t0 = Instant::now();
             let mut used = self.ring.used_bytes();
-            while !self.ring.has_room(MAX_ENCODED) {
+            while !self.ring.has_room(RECORD_ROOM) {
                 std::thread::sleep(Duration::from_micros(200));
                 let u = self.ring.used_bytes();
                 if u < used {
@@ -199,22 +209,26 @@ impl engine::worker::RecordSink for RingSink {
         if self.reserve > 0
             && !self.lossless
             && !matches!(rec, FlowRecord::Histo(_))
-            && self.ring.capacity() - self.ring.used_bytes() < self.reserve + MAX_ENCODED as u64
+            && self.ring.capacity() - self.ring.used_bytes() < self.reserve + RECORD_ROOM as u64
         {
             return Err(rec);
         }
         let mut bad = false;
-        let pushed =
-            self.ring
-                .try_push(MAX_ENCODED, |buf| match engine::codec::encode(&rec, buf) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        // Cannot happen within MAX_ENCODED (tested); an empty record is then
-                        // counted as corrupt by the plane rather than silently lost.
-                        bad = true;
-                        0
-                    }
-                });
+        let now = self.now.0.to_le_bytes();
+        let pushed = self.ring.try_push(RECORD_ROOM, |buf| {
+            match engine::codec::encode(&rec, &mut buf[8..]) {
+                Ok(n) => {
+                    buf[..8].copy_from_slice(&now);
+                    n + 8
+                }
+                Err(_) => {
+                    // Cannot happen within MAX_ENCODED (tested); an empty record is then
+                    // counted as corrupt by the plane rather than silently lost.
+                    bad = true;
+                    0
+                }
+            }
+        });
         debug_assert!(!bad);
         if pushed {
             Ok(())
@@ -234,6 +248,11 @@ impl engine::worker::RecordSink for RingSink {
     fn switches(&self) -> Option<u32> {
         let v = self.ring.stats()[SWITCH_SLOT].load(Ordering::Relaxed);
         (v & SWITCH_VALID != 0).then_some(v as u32)
+    }
+
+    #[inline]
+    fn clock(&mut self, now: Timestamp) {
+        self.now = now;
     }
 }
 
@@ -283,8 +302,8 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         let ring = engine::ring::RingFile::create(
             &path,
             cfg.record_ring_bytes,
-            MAX_ENCODED,
-            engine::codec::LAYOUT,
+            RECORD_ROOM,
+            engine::codec::LAYOUT ^ FRAME_FORMAT,
         )
         .with_context(|| format!("{}: cannot create the record ring", path.display()))?;
         ring_paths.push(path);
@@ -297,6 +316,7 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
             } else {
                 0
             },
+            now: Timestamp::ZERO,
         };
         let mut w = Worker::new(Arc::clone(&engine), sink, FullPolicy::Drop);
         if let Some(h) = &opts.histo {

@@ -281,6 +281,7 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
                         snap.foreign += 1;
                     }
                 }
+                worker.sink_mut().clock(f.ts);
                 if let Some(e) = worker.process_snooping(f.ts, link, f.data, &mut snoop) {
                     for tx in &mut dns.tx {
                         match tx.push(Arc::clone(&e)) {

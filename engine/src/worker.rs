@@ -34,6 +34,12 @@ pub trait RecordSink {
     fn switches(&self) -> Option<u32> {
         None
     }
+
+    /// The packet time of the frame about to be analysed: records offered from now on are
+    /// emitted at this time (a live consumer rotates its directories on it, as Tstat writes a
+    /// flow into the directory current when the flow ends).
+    #[inline]
+    fn clock(&mut self, _now: Timestamp) {}
 }
 
 impl RecordSink for Vec<FlowRecord> {
