@@ -100,6 +100,9 @@ struct StartArgs {
     /// benchmarks; EAL needs no NIC: --eal "--no-huge --no-pci ...")
     #[arg(long, value_name = "TRACE")]
     replay: Option<PathBuf>,
+    /// gzip the logs (Tstat's -Z), replacing output.gzip
+    #[arg(short = 'Z')]
+    gzip: bool,
     /// RRD selection (Tstat's -R), replacing output.rrd_conf
     #[arg(short = 'R', value_name = "FILE")]
     rrd_conf: Option<PathBuf>,
@@ -402,6 +405,9 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(r) = a.rrd_conf {
         raw.output.rrd_conf = Some(r);
+    }
+    if a.gzip {
+        raw.output.gzip = Some(true);
     }
     if let Some(r) = a.rrd_dir {
         raw.output.rrd_dir = Some(r);

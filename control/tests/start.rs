@@ -952,3 +952,39 @@ fn r5_the_control_plane_drops_privileges_to_its_user() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn r5_gzip_logs_hold_the_rows_of_analyze() {
+    use std::io::Read;
+    let dir = scratch("gzip");
+    let trace = pcap("zeek__wikipedia.pcap");
+    let o = start_cmd(
+        &dir,
+        &eal("gzip", 2, ""),
+        1,
+        &["--replay", trace.to_str().unwrap(), "-Z"],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    analyze(&trace, &dir);
+    let reference = logs(&dir.join("ref"));
+    let out = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for (name, rows) in &reference {
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(
+            std::fs::File::open(out.join(format!("{name}.gz"))).unwrap(),
+        )
+        .read_to_string(&mut text)
+        .unwrap();
+        let mut ours: Vec<String> = text.lines().map(str::to_string).collect();
+        ours.sort();
+        assert_eq!(&ours, rows, "{name}.gz");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
