@@ -112,6 +112,10 @@ struct StartArgs {
     /// Histogram selection (Tstat's -H), replacing output.histo_conf
     #[arg(short = 'H', value_name = "FILE")]
     histo: Option<PathBuf>,
+    /// With --replay: drop a frame whose queue is full, as a NIC does (counted in the port's
+    /// imissed), instead of waiting for the core: the zero-loss benchmark (perf/replay-bench.sh)
+    #[arg(long, requires = "replay")]
+    replay_lossy: bool,
     /// Replay at this many packets a second (with --replay; default: as fast as the cores go)
     #[arg(long, value_name = "PPS", requires = "replay")]
     replay_pps: Option<f64>,
@@ -477,6 +481,7 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         runtime,
         engine,
         replay: a.replay,
+        replay_lossy: a.replay_lossy,
         replay_pps: match a.replay_pps {
             Some(p) if !(p > 0.0 && p.is_finite()) => {
                 anyhow::bail!("--replay-pps: {p} is not a positive rate")

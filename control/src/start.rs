@@ -43,6 +43,9 @@ pub struct StartOptions {
     pub replay: Option<PathBuf>,
     /// Replay at this many packets a second (default: as fast as the cores take them).
     pub replay_pps: Option<f64>,
+    /// Replay as a NIC receives: a frame whose queue is full is dropped (`imissed`) instead
+    /// of waiting (the zero-loss benchmark).
+    pub replay_lossy: bool,
     /// Tstat's histograms (`-H`), when collected.
     pub histo: Option<crate::histo::HistoSpec>,
     /// The `-H` file the control plane reads (`None` with histograms from `-R` alone).
@@ -291,7 +294,12 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
             .context("installing signal handlers")?;
     }
     let n = usize::from(cfg.workers);
-    let engine = Arc::new(opts.engine.clone());
+    let mut engine = opts.engine.clone();
+    if n > 1 {
+        // A DNS response and the flow it names may be on two cores: look late names up.
+        engine.dns_late_packets = 16;
+    }
+    let engine = Arc::new(engine);
     let core_stop = Arc::new(AtomicBool::new(false));
     let snapshots: Vec<Arc<Mutex<CoreSnapshot>>> = (0..n).map(|_| Arc::default()).collect();
     let ring_used: Vec<Arc<AtomicU64>> = (0..n).map(|_| Arc::default()).collect();

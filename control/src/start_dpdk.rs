@@ -11,7 +11,7 @@ use engine::rx::{Frame, PacketQueue};
 use engine::source::TraceFile;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -145,15 +145,28 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
         eal,
     });
     let stats_rig = Rc::clone(&rig);
+    // What a lossy replay dropped, as the NIC's own counters would show it: per queue, then
+    // the mbuf shortage.
+    let replay_drops: Arc<Vec<AtomicU64>> = Arc::new(
+        (0..=usize::from(cfg.workers))
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    );
+    let drops = Arc::clone(&replay_drops);
     let port_stats = Box::new(move || {
+        let missed: u64 = drops[..drops.len() - 1]
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .sum();
+        let nombuf = drops[drops.len() - 1].load(Ordering::Relaxed);
         stats_rig
             .ports
             .iter()
             .map(|p| match p.stats() {
                 Ok(s) => serde_json::json!({
                     "port": p.name(), "driver": p.driver(), "hardware_rss": p.hardware_rss(),
-                    "ipackets": s.ipackets, "ibytes": s.ibytes, "imissed": s.imissed,
-                    "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf,
+                    "ipackets": s.ipackets, "ibytes": s.ibytes, "imissed": s.imissed + missed,
+                    "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf + nombuf,
                     "q_ipackets": s.q_ipackets, "q_errors": s.q_errors,
                 }),
                 Err(e) => serde_json::json!({"port": p.name(), "error": e.to_string()}),
@@ -161,9 +174,10 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             .collect()
     });
     let pps = opts.replay_pps;
+    let lossy = opts.replay_lossy.then_some(replay_drops);
     let runner = Box::new(
         move |jobs: Vec<CoreJob>, control: &mut dyn FnMut() -> bool, stop: Arc<AtomicBool>| {
-            run_lcores(rig, jobs, control, feeder, pps, stop)
+            run_lcores(rig, jobs, control, feeder, (pps, lossy), stop)
         },
     );
     Ok(Capture {
@@ -180,7 +194,7 @@ fn run_lcores(
     jobs: Vec<CoreJob>,
     control: &mut dyn FnMut() -> bool,
     feeder: Option<(std::path::PathBuf, dpdk::RingFeeder)>,
-    pps: Option<f64>,
+    (pps, lossy): (Option<f64>, Option<Arc<Vec<AtomicU64>>>),
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::RingSink>>> {
     let lcores = rig.eal.worker_lcores();
@@ -213,7 +227,7 @@ fn run_lcores(
             std::thread::Builder::new()
                 .name("replay".into())
                 .spawn(move || {
-                    let r = replay_trace(&trace, &mut f, pps);
+                    let r = replay_trace(&trace, &mut f, pps, lossy.as_deref());
                     (f, r)
                 })?,
         ),
@@ -260,11 +274,13 @@ fn run_lcores(
 }
 
 /// Feeds the trace to the ring device, as fast as the cores take it or at `pps` packets a
-/// second.
+/// second; `lossy`: as a NIC does, dropping a frame whose queue is full (counted per queue,
+/// then the mbuf shortage) instead of waiting.
 fn replay_trace(
     path: &std::path::Path,
     f: &mut dpdk::RingFeeder,
     pps: Option<f64>,
+    lossy: Option<&Vec<AtomicU64>>,
 ) -> anyhow::Result<()> {
     let mut t = TraceFile::open(path)?;
     let t0 = std::time::Instant::now();
@@ -277,8 +293,21 @@ fn replay_trace(
                     std::thread::sleep(wait);
                 }
             }
-            f.feed(d.ts, d.link, b.data(d))?;
+            match lossy {
+                Some(_) => {
+                    f.offer(d.ts, d.link, b.data(d))?;
+                }
+                None => f.feed(d.ts, d.link, b.data(d))?,
+            }
             sent += 1;
+        }
+        if let Some(drops) = lossy {
+            for (d, m) in drops.iter().zip(f.missed()) {
+                d.store(*m, Ordering::Relaxed);
+            }
+            if let Some(n) = drops.last() {
+                n.store(f.nombuf(), Ordering::Relaxed);
+            }
         }
     }
     Ok(())

@@ -40,6 +40,12 @@ pub struct EngineConfig {
     /// `log_video_complete` is on with its Advanced group (`videolog_advanced`): TCP flows
     /// sample their bit rate in 1 s windows and keep the server's first message sizes.
     pub video_rates: bool,
+    /// DN-Hunter late look-ups: a flow created without a name looks it up again on up to this
+    /// many of its next packets, accepting only a response seen before the flow began. Live
+    /// capture on several cores needs it (a DNS response and the flow it names may sit on
+    /// two cores, and the entry may cross between them after the flow's first packet); 0
+    /// (offline, one cache order) looks up once, as Tstat does.
+    pub dns_late_packets: u8,
 }
 
 impl Default for EngineConfig {
@@ -60,6 +66,7 @@ impl Default for EngineConfig {
             tcp_periodic: false,
             udp_periodic: false,
             video_rates: false,
+            dns_late_packets: 0,
         }
     }
 }

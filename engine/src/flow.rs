@@ -121,6 +121,9 @@ pub struct Flow {
     pub state: FlowState,
     /// DN-Hunter: the name the client resolved for the server before the flow began.
     pub dns: Option<std::sync::Arc<crate::l7::dns::DnsEntry>>,
+    /// Packets of the flow that may still look its name up (live capture on several cores:
+    /// the response may reach this core's cache a little after the flow's first packet).
+    pub dns_retry: u8,
     prev: u32,
     next: u32,
     list: u8,
@@ -427,6 +430,7 @@ pub fn new_flow(
         s_isint,
         state,
         dns: None,
+        dns_retry: 0,
         prev: NIL,
         next: NIL,
         list: 0,

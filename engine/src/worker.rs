@@ -312,7 +312,10 @@ impl<S: RecordSink> Worker<S> {
                 let (key, src_is_lo) =
                     FlowKey::new(pkt.src, seg.src_port, pkt.dst, seg.dst_port, 6);
                 let id = match self.table.lookup(&key) {
-                    Some(id) => id,
+                    Some(id) => {
+                        self.late_dns(id);
+                        id
+                    }
                     None => {
                         if !seg.flags.syn() || seg.flags.ack() {
                             self.stats.tcp_trash += 1;
@@ -399,7 +402,10 @@ impl<S: RecordSink> Worker<S> {
                 let (key, src_is_lo) =
                     FlowKey::new(pkt.src, dgram.src_port, pkt.dst, dgram.dst_port, 17);
                 let id = match self.table.lookup(&key) {
-                    Some(id) => id,
+                    Some(id) => {
+                        self.late_dns(id);
+                        id
+                    }
                     None => {
                         self.stats.udp_flows += 1;
                         if HISTO {
@@ -516,7 +522,32 @@ impl<S: RecordSink> Worker<S> {
         }
         let mut flow = new_flow(key, src_is_lo, internal[0], internal[1], state);
         flow.dns = self.dns.lookup(&pkt.src, &pkt.dst);
+        if flow.dns.is_none() {
+            flow.dns_retry = self.cfg.dns_late_packets;
+        }
         self.table.insert(flow)
+    }
+
+    /// DN-Hunter's late look-up (see [`EngineConfig::dns_late_packets`]): one of the next
+    /// packets of a flow created without a name; the entry must be older than the flow.
+    #[inline]
+    fn late_dns(&mut self, id: crate::flow::FlowId) {
+        let flow = self.table.get_mut(id);
+        if flow.dns_retry == 0 {
+            return;
+        }
+        flow.dns_retry -= 1;
+        let (client, server) = (flow.client().0, flow.server().0);
+        let created = match &flow.state {
+            FlowState::Tcp(t) => t.first_time(),
+            FlowState::Udp(u) => u.dirs[0].first,
+        };
+        if let Some(e) = self.dns.lookup(&client, &server) {
+            if e.res <= created {
+                flow.dns = Some(e);
+            }
+            flow.dns_retry = 0;
+        }
     }
 
     /// Writes the flow's periodic row if a packet at `now` ends its current bin (Tstat checks
@@ -819,6 +850,53 @@ mod tests {
         feed(w, 610, tcp_frame(true, FA, 1101, 5301, 0, 5));
         feed(w, 620, tcp_frame(false, FA, 5301, 1102, 0, 3));
         feed(w, 630, tcp_frame(true, ACK, 1102, 5302, 0, 6));
+    }
+
+    fn entry(res_ms: i64) -> Arc<DnsEntry> {
+        Arc::new(DnsEntry {
+            name: b"www.example.org".to_vec().into_boxed_slice(),
+            client: IpAddr::from(C),
+            addrs: vec![IpAddr::from(S)],
+            server: IpAddr::from([192, 0, 2, 53]),
+            req: Timestamp(1_000_000_000_000 + (res_ms - 1) * 1000),
+            res: Timestamp(1_000_000_000_000 + res_ms * 1000),
+        })
+    }
+
+    #[test]
+    fn a_late_dn_hunter_entry_names_a_flow_only_if_its_response_came_first() {
+        // Live capture on two cores: the response (at 0 ms, before the SYN at 1 ms) reaches
+        // this core after the SYN; a later response (at 5 ms) must not name the flow.
+        for (res_ms, named) in [(0, true), (5, false)] {
+            let cfg = EngineConfig {
+                dns_late_packets: 4,
+                ..EngineConfig::default()
+            };
+            let mut w = worker(cfg);
+            feed(&mut w, 1, tcp_frame(true, SYN, 1000, 0, 0, 1));
+            w.add_dns(entry(res_ms));
+            feed(&mut w, 10, tcp_frame(false, SA, 5000, 1001, 0, 1));
+            feed(&mut w, 20, tcp_frame(true, ACK, 1001, 5001, 0, 2));
+            feed(&mut w, 30, tcp_frame(true, FA, 1001, 5001, 0, 3));
+            feed(&mut w, 40, tcp_frame(false, FA, 5001, 1002, 0, 2));
+            feed(&mut w, 50, tcp_frame(true, ACK, 1002, 5002, 0, 4));
+            let recs = tcp_records(w);
+            assert_eq!(recs.len(), 1);
+            assert_eq!(
+                recs[0].dns.fqdn.as_bytes() == b"www.example.org",
+                named,
+                "response at {res_ms} ms"
+            );
+        }
+        // Offline (one cache order, no late look-ups) an entry after the SYN names nothing.
+        let mut w = worker(EngineConfig::default());
+        feed(&mut w, 1, tcp_frame(true, SYN, 1000, 0, 0, 1));
+        w.add_dns(entry(0));
+        feed(&mut w, 10, tcp_frame(false, SA, 5000, 1001, 0, 1));
+        feed(&mut w, 20, tcp_frame(true, FA, 1001, 5001, 0, 2));
+        feed(&mut w, 30, tcp_frame(false, FA, 5001, 1002, 0, 2));
+        feed(&mut w, 40, tcp_frame(true, ACK, 1002, 5002, 0, 3));
+        assert!(tcp_records(w)[0].dns.fqdn.is_empty());
     }
 
     #[test]

@@ -121,6 +121,8 @@ impl RingDevice {
             hasher: crate::hash::symmetric(),
             spread: 0,
             enqueued: vec![0; self.rings.len()],
+            missed: vec![0; self.rings.len()],
+            nombuf: 0,
         })
     }
 }
@@ -144,6 +146,8 @@ pub struct RingFeeder {
     hasher: &'static Toeplitz,
     spread: usize,
     enqueued: Vec<u64>,
+    missed: Vec<u64>,
+    nombuf: u64,
 }
 
 // SAFETY: the feeder is the rings' only producer and is used by one thread at a time; the
@@ -238,6 +242,45 @@ impl RingFeeder {
         std::mem::forget(m);
         self.enqueued[q] += 1;
         Ok(())
+    }
+
+    /// Copies `frame` into an mbuf and enqueues it if its queue has room, as a NIC does:
+    /// `Ok(false)` when the frame is dropped (queue full, counted as missed; or no free mbuf,
+    /// counted as `nombuf`). Never waits: the zero-loss benchmark looks for the rate at which
+    /// nothing is dropped.
+    pub fn offer(&mut self, ts: Timestamp, link: LinkType, frame: &[u8]) -> Result<bool, Error> {
+        let (m, q) = match self.build(ts, link, frame) {
+            Err(Error::Dpdk {
+                op: "rte_pktmbuf_alloc_bulk",
+                ..
+            }) => {
+                self.nombuf += 1;
+                return Ok(false);
+            }
+            other => other?,
+        };
+        let mut ptr = m.as_ptr();
+        // SAFETY: the ring is valid and this feeder is its only producer; ptr is one mbuf.
+        if unsafe { sys::shim_ring_enqueue_burst(self.rings[q].as_ptr(), &mut ptr, 1) } == 1 {
+            // The consumer's free now owns the reference.
+            std::mem::forget(m);
+            self.enqueued[q] += 1;
+            Ok(true)
+        } else {
+            // Not enqueued: `m` is freed when dropped here.
+            self.missed[q] += 1;
+            Ok(false)
+        }
+    }
+
+    /// Frames [`RingFeeder::offer`] dropped because their queue was full, per queue.
+    pub fn missed(&self) -> &[u64] {
+        &self.missed
+    }
+
+    /// Frames [`RingFeeder::offer`] dropped for want of a free mbuf.
+    pub fn nombuf(&self) -> u64 {
+        self.nombuf
     }
 
     /// Enqueues pre-built mbufs (from [`RingFeeder::build`]) once more each, without copying:

@@ -288,6 +288,11 @@ pub struct TcpFlow {
 }
 
 impl TcpFlow {
+    /// Packet time of the flow's first segment.
+    pub fn first_time(&self) -> Timestamp {
+        self.first_time
+    }
+
     /// A flow created by a pure SYN at `now`.
     pub fn new(now: Timestamp) -> TcpFlow {
         TcpFlow {
