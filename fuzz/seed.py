@@ -33,6 +33,14 @@ Writes (corpus directories are git-ignored; files are named by their SHA-1, as l
                        with a 1-byte packet number, which Tstat's fixed offsets decrypt (needs
                        the `cryptography` module; skipped without it); every UDP conversation of
                        the traces (first 16 datagrams).
+  fuzz/corpus/video/   (the video target's format: cfg, mode, then url | request headers |
+                       response head | body per exchange, each length-prefixed) every HTTP
+                       conversation of the traces split into its exchanges; hand-built video
+                       responses (every Content-Type the classifier knows; FLV with an AMF
+                       onMetaData object, MP4 with mvhd/tkhd/btrt, 3GPP, fragmented MP4, AVI,
+                       ASF, WebM, Ogg, MPEG, MPEG-TS/HLS, NFF bodies) behind YouTube, Vimeo,
+                       Netflix, Flash-video and plain URLs, with the cfg/mode bits varied.
+  (fuzz/corpus/record_decode/ and fuzz/corpus/ring_read/ need the engine: see fuzz/seedgen/.)
 
 Only classic pcap input is read (both byte orders, micro- and nanosecond magic).
 """
@@ -538,6 +546,200 @@ def handmade_l7_seeds():
             write("quic", l7_session([(0, initial[:1] + v + initial[5:])]))
 
 
+# ---- video target -------------------------------------------------------------------------
+
+VIDEO_METHODS = {b"GET": 0, b"POST": 1, b"HEAD": 2}
+
+
+def video_input(cfg, mode, exchanges):
+    """The video target's input: cfg, mode, then (url, headers, head, body) per exchange."""
+    out = bytes([cfg, mode])
+    for fields in exchanges:
+        for f in fields:
+            f = f[:0xFFFF]
+            out += struct.pack(">H", len(f)) + f
+    return out
+
+
+def split_requests(stream):
+    """[(method, url, headers)] of the requests at the start of a client stream."""
+    reqs = []
+    while stream:
+        end = stream.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head, stream = stream[: end + 4], stream[end + 4 :]
+        line, _, headers = head.partition(b"\r\n")
+        parts = line.split(b" ")
+        if len(parts) < 3:
+            break
+        reqs.append((parts[0], b" ".join(parts[1:-1]), headers[:-2]))
+        # Skip a request body up to the next request line.
+        m = re.search(rb"(GET|POST|HEAD|PUT|OPTIONS) /", stream)
+        stream = stream[m.start() :] if m else b""
+    return reqs
+
+
+def split_responses(stream, max_body=4096):
+    """[(head without its blank line, body)] of the responses in a server stream."""
+    resps = []
+    starts = [m.start() for m in re.finditer(rb"HTTP/1\.[01] \d\d\d", stream)]
+    for i, at in enumerate(starts):
+        chunk = stream[at : starts[i + 1] if i + 1 < len(starts) else len(stream)]
+        end = chunk.find(b"\r\n\r\n")
+        if end < 0:
+            resps.append((chunk, b""))
+        else:
+            resps.append((chunk[: end + 2], chunk[end + 4 :][:max_body]))
+    return resps
+
+
+def video_seeds_from_trace(frames):
+    for (c, s), segs in conversations(frames, 6):
+        client = b"".join(p for d, p in segs if d == 0)
+        server = b"".join(p for d, p in segs if d == 1)
+        if not is_http(client[:4]):
+            continue
+        reqs = split_requests(client)
+        resps = split_responses(server)
+        if not reqs:
+            continue
+        exchanges = []
+        for i, (method, url, headers) in enumerate(reqs[:4]):
+            head, body = resps[i] if i < len(resps) else (b"", b"")
+            exchanges.append((url, headers, head, body))
+        method = VIDEO_METHODS.get(reqs[0][0])
+        if method is None:
+            continue
+        port_bits = 0 if s[1] == 80 else 3
+        v6 = 0x04 if len(c[0]) == 16 else 0
+        write("video", video_input(port_bits | v6, method, exchanges))
+        write("video", video_input(port_bits | v6 | 0x08 | 0x10, method | 0x04, exchanges[:1]))
+
+
+def amf_number(name, v):
+    return struct.pack(">H", len(name)) + name + b"\x00" + struct.pack(">d", v)
+
+
+def flv_body(props, reduced=False):
+    """An FLV header and a script tag whose AMF onMetaData object holds `props`."""
+    obj = b"".join(props)
+    data = b"\x02\x00\x0aonMetaData" + b"\x08" + struct.pack(">I", len(props)) + obj + b"\x00\x00\x09"
+    tag = b"\x12" + struct.pack(">I", len(data))[1:] + b"\x00\x00\x00\x00" + b"\x00\x00\x00" + data
+    head = b"\x12\x00\x03\x4b" + b"\x00" * 5 if reduced else b"FLV\x01\x05\x00\x00\x00\x09"
+    return head + b"\x00\x00\x00\x00" + tag
+
+
+def mp4_box(kind, payload):
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def mp4_body(timescale=1000, duration=213_000, width=1280, height=720, rate=2_500_000, brand=b"isom"):
+    ftyp = mp4_box(b"ftyp", brand + b"\x00\x00\x02\x00" + b"isomiso2avc1mp41")
+    mvhd = mp4_box(b"mvhd", b"\x00" * 12 + struct.pack(">II", timescale, duration) + b"\x00" * 80)
+    tkhd = mp4_box(b"tkhd", b"\x00" * 76 + struct.pack(">II", width << 16, height << 16))
+    btrt = mp4_box(b"btrt", struct.pack(">III", 0, rate, rate))
+    moov = mp4_box(b"moov", mvhd + mp4_box(b"trak", tkhd + btrt))
+    return ftyp + moov + mp4_box(b"mdat", bytes(64))
+
+
+def avi_body(frames=5000, width=640, height=360, scale=1, rate=25):
+    avih = b"avih" + struct.pack("<I", 56) + struct.pack("<IIIIIIIIII", 40000, 0, 0, 0, frames, 0, 1, 0, width, height) + bytes(16)
+    strh = b"strh" + struct.pack("<I", 56) + b"vids" + b"H264" + bytes(12) + struct.pack("<II", scale, rate) + bytes(24)
+    hdrl = b"LIST" + struct.pack("<I", 4 + len(avih) + len(strh)) + b"hdrl" + avih + b"LIST" + struct.pack("<I", 4 + len(strh)) + b"strl" + strh
+    return b"RIFF" + struct.pack("<I", 4 + len(hdrl)) + b"AVI " + hdrl
+
+
+def video_bodies():
+    ts = bytearray(b"\x47\x40\x00\x10" + bytes(184)) * 4
+    return [
+        (b"video/x-flv", flv_body([
+            amf_number(b"duration", 213.5), amf_number(b"width", 640.0), amf_number(b"height", 360.0),
+            amf_number(b"videodatarate", 500.0), amf_number(b"audiodatarate", 128.0),
+            amf_number(b"filesize", 12_345_678.0),
+            struct.pack(">H", 7) + b"encoder" + b"\x02" + struct.pack(">H", 5) + b"Lavf5",
+            struct.pack(">H", 8) + b"hasVideo" + b"\x01\x01",
+        ])),
+        (b"video/flv", flv_body([amf_number(b"duration", 60.0), amf_number(b"bytelength", 7_500_000.0)], reduced=True)),
+        (b"flv-application/octet-stream", flv_body([amf_number(b"duration", float("nan")), amf_number(b"width", 1e300)])),
+        (b"video/mp4", mp4_body()),
+        (b"video/x-m4v", mp4_body(timescale=0, duration=1)),
+        (b"audio/mp4", mp4_body(timescale=44100, duration=4_410_000, width=0, height=0, rate=128_000)),
+        (b"application/mp4", mp4_box(b"ftyp", b"dash\x00\x00\x00\x00iso6mp41") + mp4_box(b"moof", bytes(32))),
+        (b"video/3gpp", b"\x00\x00\x00\x14ftyp3gp4\x00\x00\x02\x003gp4" + bytes(32)),
+        (b"video/mp4", bytes(4) + b"moof" + bytes(32)),
+        (b"video/x-msvideo", avi_body()),
+        (b"video/x-ms-asf", bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c") + bytes(32)),
+        (b"video/x-ms-wmv", bytes.fromhex("a6d900aa0062ce6c3026b2758e66cf11") + bytes(32)),
+        (b"application/x-mms-framed", b"$M" + bytes(10) + b"play" + bytes(20)),
+        (b"video/webm", bytes.fromhex("1a45dfa3") + bytes.fromhex("9f4286810142f7810142f2810442f381084282") + b"\x84webm" + bytes(32)),
+        (b"video/webm", bytes.fromhex("1a45dfa3") + bytes(27) + b"webm" + bytes(8)),
+        (b"video/ogg", b"OggS\x00\x02\x00\x00" + bytes(40)),
+        (b"video/mpeg", b"\x00\x00\x01\xb3" + bytes(40)),
+        (b"video/MP2T", bytes(ts)),
+        (b"application/vnd.apple.mpegurl", b"#EXTM3U\n#EXT-X-VERSION:3\n#EXTINF:10,\nseg0.ts\n"),
+        (b"application/x-mpegURL", b"#EXTM3U\n"),
+        (b"video/nff", b"\x47\x1f\xff\x10NDS File" + bytes(40)),
+        (b"video/quicktime", mp4_body(brand=b"qt  ")),
+        (b"\"video/mp4\"", mp4_body()),
+        (b"video/x-f4f", bytes(4) + b"moof" + bytes(8)),
+        (b"text/html", b"<html>not a video</html>"),
+    ]
+
+
+VIDEO_URLS = [
+    (b"/videoplayback?id=0123456789abcdef&itag=22&source=youtube&begin=1500&st=nx&redirect_counter=1"
+     b"&key=yt1&app=youtube_mobile&client=ytapi-apple&range=0-1048575", b"r4---sn-a5m7lnl6.googlevideo.com"),
+    (b"/videoplayback/id/dQw4w9WgXcQ.1/itag/18/source/youtube/key/dg_yt0/file/x", b"v1.lscache2.c.youtube.com"),
+    (b"/generate_204?id=o-" + b"A" * 44 + b"&ip=1.2.3.4&key=yt5&st=lc", b"r1---sn-4g5e6nez.googlevideo.com"),
+    (b"/hls_stream.ts?id=dQw4w9WgXcQ&itag=93&key=yt1", b"manifest.googlevideo.com"),
+    (b"/liveplay?id=0123456789abcdef&itag=5", b"www.youtube.com"),
+    (b"/watch?v=dQw4w9WgXcQ&feature=related", b"www.youtube.com"),
+    (b"/embed/dQw4w9WgXcQ?rel=0", b"www.youtube-nocookie.com"),
+    (b"/get_video_info?html5=1&video_id=dQw4w9WgXcQ&cpn=abcdefghijklmnop", b"www.youtube.com"),
+    (b"/feeds/api/videos/dQw4w9WgXcQ?v=2&alt=json", b"gdata.youtube.com"),
+    (b"/vimeo/v/12345678/video.mp4", b"av.vimeo.com"),
+    (b"/range/0-65535?o=AQE1bXg", b"ipv4-c001-mil001-ix.1.oca.nflxvideo.net"),
+    (b"/videos/flv/abc/def.flv", b"videos.example.com"),
+    (b"/e4/flv/clip.flv", b"media.example.com"),
+    (b"/media/clip.mp4", b"cdn.example.com"),
+]
+
+
+def handmade_video_seeds():
+    ua = b"User-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n"
+    bodies = video_bodies()
+    for i, (url, host) in enumerate(VIDEO_URLS):
+        ct, body = bodies[i % len(bodies)]
+        headers = b"Host: " + host + b"\r\n" + ua
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: " + ct + b"\r\nContent-Length: "
+                + str(len(body)).encode() + b"\r\n")
+        write("video", video_input(0, 0, [(url, headers, head, body)]))
+        write("video", video_input(0x08 | (2 << 5), 0x04, [(url, headers, head, body)]))
+    for j, (ct, body) in enumerate(bodies):
+        url, host = VIDEO_URLS[j % len(VIDEO_URLS)]
+        headers = b"Host: " + host + b"\r\n" + ua + b"Range: bytes=0-\r\n"
+        head = b"HTTP/1.1 206 Partial Content\r\nContent-Type: " + ct + b"\r\nAccept-Ranges: bytes\r\n"
+        cfg = [0, 0x04, 0x08 | 0x10, 0x60 | 0x80][j % 4]
+        mode = [0, 0x04 | 0x20, 0x08, 0x0C | 0x40][j % 4]
+        write("video", video_input(cfg, mode, [(url, headers, head, body)]))
+        # The body alone in the response's first segment (no status line).
+        write("video", video_input(0, 0x10, [(url, headers, b"", body)]))
+        # Metadata arriving in a later segment, after a small-MSS split of the headers.
+        write("video", video_input(3 << 5, 0x04, [(url, headers, head, body)]))
+    # A persistent connection: a page, then the video, then a 204 probe.
+    page = (b"/watch?v=dQw4w9WgXcQ", b"Host: www.youtube.com\r\n" + ua,
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n", b"<html></html>")
+    vid = (VIDEO_URLS[0][0], b"Host: " + VIDEO_URLS[0][1] + b"\r\n" + ua,
+           b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n", mp4_body())
+    probe = (b"/generate_204?ip=1.2.3.4&key=yt1", b"Host: r1.googlevideo.com\r\n", b"HTTP/1.1 204 No Content\r\n", b"")
+    write("video", video_input(0x08, 0x08, [page, vid, probe, vid]))
+    write("video", video_input(0, 0, [probe, vid]))
+    # A raw request line and a raw response.
+    write("video", video_input(0, 0x13, [(b"GET /videoplayback?id=1&itag=5 HTTP/1.0\r\n\r\n", b"",
+                                          b"HTTP/1.0 200 OK\r\nContent-Type: video/x-flv\r\n\r\n", flv_body([]))]))
+
+
 def main():
     if not os.path.isdir(PCAPS):
         sys.exit(f"no {PCAPS}")
@@ -550,9 +752,11 @@ def main():
         worker_seed_from_trace(frames)
         tcp_l7_seeds(frames)
         udp_l7_seeds(frames)
+        video_seeds_from_trace(frames)
     worker_seeds()
     handmade_l7_seeds()
-    for kind in ("decode", "trace", "worker", "tls", "http", "dns", "quic"):
+    handmade_video_seeds()
+    for kind in ("decode", "trace", "worker", "tls", "http", "dns", "quic", "video"):
         d = os.path.join(CORPUS, kind)
         print(f"{d}: {len(os.listdir(d))} files")
 

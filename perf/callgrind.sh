@@ -9,7 +9,9 @@
 #   valgrind --tool=callgrind --separate-threads=yes tstat-dpdk analyze --workers 1 --quiet ...
 # and reports the instructions (Ir) of the whole process and of each thread (main = reader,
 # worker-0, writer) per packet, then the worker thread's top functions.
-# Profiles are left in perf/out/callgrind/ for callgrind_annotate / kcachegrind.
+# Profiles are left in perf/out/callgrind/ (CG_DIR) for callgrind_annotate / kcachegrind.
+# CG_ARGS adds arguments to analyze (e.g. CG_ARGS=-L: no logs, so the writer thread idles);
+# TSTAT_BIN measures another build (see common.sh), CG_DIR keeps its profiles apart.
 # Without the conformance traces it says so and exits 0.
 set -euo pipefail
 
@@ -18,6 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 CG_PACKETS="${CG_PACKETS:-200000}"
 TOP="${TOP:-15}"
+CG_ARGS="${CG_ARGS:-}"
 
 require_traces
 need_cmd valgrind valgrind
@@ -29,12 +32,14 @@ make_real_trace "$CG_PACKETS" "$TRACE"
 machine_info
 echo "valgrind: $(valgrind --version)"
 
-CG="$OUT_DIR/callgrind"
+CG="$(realpath -m "${CG_DIR:-$OUT_DIR/callgrind}")"
 rm -rf "$CG"
 mkdir -p "$CG"
-echo "== valgrind --tool=callgrind --separate-threads=yes $(rel "$BIN") analyze --workers 1 --quiet -s $(rel "$CG/logs") $(rel "$TRACE")"
+# shellcheck disable=SC2086  # CG_ARGS is a list of arguments
+echo "== valgrind --tool=callgrind --separate-threads=yes $(rel "$BIN") analyze --workers 1 --quiet $CG_ARGS -s $(rel "$CG/logs") $(rel "$TRACE")"
+# shellcheck disable=SC2086
 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$CG/callgrind.out.%p" \
-    "$BIN" analyze --workers 1 --quiet -s "$CG/logs" "$TRACE" >"$CG/summary.txt" 2>"$CG/valgrind.txt"
+    "$BIN" analyze --workers 1 --quiet $CG_ARGS -s "$CG/logs" "$TRACE" >"$CG/summary.txt" 2>"$CG/valgrind.txt"
 sed 's/^/  /' "$CG/summary.txt"
 rm -rf "$CG/logs"
 total=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$CG/valgrind.txt" | tail -1)

@@ -5,7 +5,9 @@
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$PERF_DIR/.." && pwd)"
 OUT_DIR="$PERF_DIR/out"                      # git-ignored
-BIN="$REPO_ROOT/target/release/tstat-dpdk"
+# The binary measured: TSTAT_BIN if set (any build, e.g. of an older commit; nothing is built
+# then), else the release build of this checkout in CARGO_TARGET_DIR (default target/).
+BIN="${TSTAT_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/tstat-dpdk}"
 # Real traffic used to build the benchmark traces: the conformance traces next to the checkout.
 CONFORMANCE_TRACES="${CONFORMANCE_TRACES:-$REPO_ROOT/../shared/conformance/traces}"
 
@@ -27,6 +29,11 @@ require_traces() {
 }
 
 build_release() {
+    if [[ -n "${TSTAT_BIN:-}" ]]; then
+        echo "== measuring TSTAT_BIN=$TSTAT_BIN (not built here)"
+        [[ -x "$BIN" ]] || { echo "$(basename "$0"): $BIN is not executable" >&2; exit 1; }
+        return
+    fi
     echo "== building the release binary (cargo build --release)"
     (cd "$REPO_ROOT" && cargo build --release --quiet)
     [[ -x "$BIN" ]] || { echo "$(basename "$0"): $(rel "$BIN") not built" >&2; exit 1; }

@@ -16,11 +16,13 @@ use bincode::Options;
 /// Version of the framing of records in this module (bump on any change of options).
 pub const FORMAT: u32 = 1;
 
-/// Fingerprint of the record encoding: [`FORMAT`] and the record definitions' source.
+/// Fingerprint of the record encoding: [`FORMAT`] and the source of every type a record holds
+/// (`record.rs`, `time.rs`, `histo/record.rs`).
 pub const LAYOUT: u64 = {
     let mut h = fnv1a(0xcbf2_9ce4_8422_2325, &FORMAT.to_le_bytes());
     h = fnv1a(h, include_str!("record.rs").as_bytes());
     h = fnv1a(h, include_str!("time.rs").as_bytes());
+    h = fnv1a(h, include_str!("histo/record.rs").as_bytes());
     h
 };
 
