@@ -13,6 +13,7 @@ pub mod histo;
 pub mod live;
 pub mod logs;
 pub mod metrics;
+pub mod mplane;
 pub mod output;
 pub mod plane;
 pub mod start;
