@@ -51,6 +51,9 @@ pub struct RawPcap {
     pub filter_file: Option<PathBuf>,
     /// Promiscuous mode (default true).
     pub promiscuous: Option<bool>,
+    /// KiB of the kernel's capture buffer (libpcap's buffer size; default 32768: 32 MiB,
+    /// a quarter of a second of a busy gigabit link).
+    pub buffer_kib: Option<u32>,
 }
 
 /// `[output]`: where and what to write.
@@ -167,6 +170,8 @@ pub struct AppConfig {
     pub filter_file: Option<PathBuf>,
     /// libpcap promiscuous mode.
     pub promiscuous: bool,
+    /// libpcap kernel buffer bytes.
+    pub pcap_buffer_bytes: u64,
     /// Output root.
     pub out_dir: PathBuf,
     /// `-N` file.
@@ -244,6 +249,10 @@ impl AppConfig {
             (None, None) => None,
             _ => bail!("output.rrd_conf and output.rrd_dir go together (Tstat's -R and -r)"),
         };
+        let pcap_buffer_kib = u64::from(raw.pcap.buffer_kib.unwrap_or(32 << 10));
+        if !(64..=1 << 21).contains(&pcap_buffer_kib) {
+            bail!("pcap.buffer_kib: {pcap_buffer_kib} is not from 64 to 2097152 (2 GiB)");
+        }
         if driver == Driver::Pcap && raw.pcap.interface.is_none() {
             bail!("the pcap driver needs an interface: pcap.interface in the file or -i IFACE");
         }
@@ -261,6 +270,7 @@ impl AppConfig {
             snaplen: raw.pcap.snaplen.unwrap_or(65535),
             filter_file: raw.pcap.filter_file,
             promiscuous: raw.pcap.promiscuous.unwrap_or(true),
+            pcap_buffer_bytes: pcap_buffer_kib * 1024,
             out_dir: raw
                 .output
                 .dir

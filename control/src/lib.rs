@@ -19,4 +19,5 @@ pub mod plane;
 pub mod start;
 #[cfg(feature = "dpdk")]
 mod start_dpdk;
+mod start_pcap;
 pub mod supervise;

@@ -393,9 +393,7 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
     let mut histo_step: Option<Timestamp> = None;
     let capture = match cfg.driver {
         Driver::Dpdk => dpdk_capture(opts, ctx),
-        Driver::Pcap => Err(anyhow::anyhow!(
-            "the pcap driver is not available in this build yet: use driver = \"dpdk\""
-        )),
+        Driver::Pcap => pcap_capture(opts, ctx),
     };
     let capture = match capture {
         Ok(c) => c,
@@ -633,4 +631,8 @@ fn dpdk_capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<Capture
 #[cfg(not(feature = "dpdk"))]
 fn dpdk_capture(_opts: &StartOptions, _ctx: CoreContext) -> anyhow::Result<Capture> {
     bail!("this tstat-dpdk was built without DPDK (--no-default-features): use driver = \"pcap\"")
+}
+
+fn pcap_capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<Capture> {
+    crate::start_pcap::capture(opts, ctx)
 }
