@@ -435,27 +435,22 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         None => conf::Runtime::default(),
     };
     let engine = control::start::engine_for(engine, &runtime, true);
-    // As in Tstat, runtime.conf's histo_engine = 0 switches -H off, rrd_engine = 0 -R.
+    // runtime.conf's histo_engine and rrd_engine switch the histogram files and the RRD
+    // updates off and on while running (the control plane follows them): with -H or -R the
+    // cores count from the start.
     let mut histo = match &cfg.histo_conf {
-        Some(p) if runtime.logs.histo_engine => {
+        Some(p) => {
             let spec = control::histo::conf::parse_file(p)?;
             for w in &spec.warnings {
                 eprintln!("tstat-dpdk: {w}");
             }
             Some(spec)
         }
-        Some(p) => {
-            eprintln!(
-                "tstat-dpdk: {}: histograms off (histo_engine = 0 in the runtime configuration)",
-                p.display()
-            );
-            None
-        }
         None => None,
     };
-    let histo_conf = histo.as_ref().and(cfg.histo_conf.clone());
+    let histo_conf = cfg.histo_conf.clone();
     let rrd = match &cfg.rrd {
-        Some((conf, dir)) if runtime.logs.rrd_engine => {
+        Some((conf, dir)) => {
             let c = control::histo::rrd::RrdConf::parse_file(conf)?;
             for w in &c.warnings {
                 eprintln!("tstat-dpdk: {}: {w}", conf.display());
@@ -463,13 +458,6 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
             // Tstat collects every histogram rrd.conf names, -H or not.
             c.enable(histo.get_or_insert_with(Default::default));
             Some((conf.clone(), dir.clone()))
-        }
-        Some((conf, _)) => {
-            eprintln!(
-                "tstat-dpdk: {}: RRD off (rrd_engine = 0 in the runtime configuration)",
-                conf.display()
-            );
-            None
         }
         None => None,
     };

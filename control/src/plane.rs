@@ -240,6 +240,9 @@ struct LiveHisto {
     state: HistoState,
     /// RRD updates, on their own thread (never waited for: a full queue drops and counts).
     rrd: Option<crate::histo::rrd::RrdWriter>,
+    /// runtime.conf's `histo_engine` and `rrd_engine` now: intervals are merged either way
+    /// (the cores go on counting), and written to files / RRD only while their switch is on.
+    on: [bool; 2],
 }
 
 impl LiveHisto {
@@ -252,7 +255,13 @@ impl LiveHisto {
             merger,
             state: saved,
             rrd: None,
+            on: [true; 2],
         }
+    }
+
+    /// Follows runtime.conf's `histo_engine` and `rrd_engine`.
+    fn follow(&mut self, rt: &Runtime) {
+        self.on = [rt.logs.histo_engine, rt.logs.rrd_engine];
     }
 
     /// Takes a chunk; writes the intervals it completes into `dir`.
@@ -276,12 +285,14 @@ impl LiveHisto {
             self.state.dir = Some(dir.to_path_buf());
             self.state.base = iv.index;
         }
-        if let Some(r) = &self.rrd {
+        if let Some(r) = self.rrd.as_ref().filter(|_| self.on[1]) {
             r.send(Arc::new(iv.clone()));
         }
         iv.index = iv.index.saturating_sub(self.state.base);
-        crate::histo::write::write_interval(dir, &self.spec, &iv)?;
-        self.state.written += 1;
+        if self.on[0] {
+            crate::histo::write::write_interval(dir, &self.spec, &iv)?;
+            self.state.written += 1;
+        }
         Ok(())
     }
 
@@ -540,6 +551,7 @@ pub fn run(
                         Ok(engine::record::FlowRecord::Histo(c)) => {
                             if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
                                 let dir = dir.to_path_buf();
+                                h.follow(writer.runtime());
                                 if let Err(e) = h.chunk(&c, &dir) {
                                     failure = Some(e);
                                 }
@@ -642,6 +654,7 @@ pub fn run(
     }
     if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
         let dir = dir.to_path_buf();
+        h.follow(writer.runtime());
         for old in h.merger.take_older(u32::MAX) {
             h.state.partial += 1;
             h.write(old, &dir)?;

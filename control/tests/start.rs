@@ -988,3 +988,36 @@ fn r5_gzip_logs_hold_the_rows_of_analyze() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn r5_histo_engine_off_in_runtime_conf_writes_no_histograms() {
+    let dir = scratch("histo-off");
+    let conf = dir.join("histo.conf");
+    std::fs::write(&conf, "include ALL\n").unwrap();
+    let rt = dir.join("runtime.conf");
+    std::fs::write(&rt, "[log]\nhisto_engine = 0\n").unwrap();
+    let trace = pcap("zeek__bro.org.pcap");
+    let o = start_cmd(
+        &dir,
+        &eal("histo-off", 2, ""),
+        1,
+        &[
+            "--replay",
+            trace.to_str().unwrap(),
+            "-T",
+            rt.to_str().unwrap(),
+            "-H",
+            conf.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir.join("out/2014_01_14_17_04.out");
+    assert!(
+        out.join("log_tcp_complete").exists(),
+        "the logs are written"
+    );
+    assert!(!out.join("LAST").exists(), "but no histogram directory");
+    let _ = std::fs::remove_dir_all(&dir);
+}
