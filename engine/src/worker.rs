@@ -170,12 +170,6 @@ impl<S: RecordSink> Worker<S> {
         &mut self.sink
     }
 
-    /// Changes what a full sink does (live capture drops, but waits for room at its final
-    /// flush, when nothing is captured any more).
-    pub fn set_full_policy(&mut self, policy: FullPolicy) {
-        self.policy = policy;
-    }
-
     /// Replaces the configuration (runtime switches changed): flows created from now on
     /// follow it; flows already tracked keep what they were created with.
     pub fn set_config(&mut self, cfg: Arc<EngineConfig>) {
@@ -313,7 +307,9 @@ impl<S: RecordSink> Worker<S> {
                     FlowKey::new(pkt.src, seg.src_port, pkt.dst, seg.dst_port, 6);
                 let id = match self.table.lookup(&key) {
                     Some(id) => {
-                        self.late_dns(id);
+                        if self.cfg.dns_late_packets > 0 {
+                            self.late_dns(id);
+                        }
                         id
                     }
                     None => {
@@ -403,7 +399,9 @@ impl<S: RecordSink> Worker<S> {
                     FlowKey::new(pkt.src, dgram.src_port, pkt.dst, dgram.dst_port, 17);
                 let id = match self.table.lookup(&key) {
                     Some(id) => {
-                        self.late_dns(id);
+                        if self.cfg.dns_late_packets > 0 {
+                            self.late_dns(id);
+                        }
                         id
                     }
                     None => {
