@@ -101,6 +101,37 @@ pub struct RawControl {
     pub metrics: Option<String>,
 }
 
+/// `[mplane]`: the built-in mPlane component (none of `supervisor` and `listen`: off).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMplane {
+    /// The supervisor's component-facing URL (`https://host:8889`): register, poll, report
+    /// (the component-initiated workflow).
+    pub supervisor: Option<String>,
+    /// `address:port` to serve clients directly (the client-initiated workflow).
+    pub listen: Option<String>,
+    /// The URL advertised in the capabilities served at `listen` (default
+    /// `https://<listen>/`).
+    pub link: Option<String>,
+    /// The probe's certificate (PEM), whose subject is its mPlane identity.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM, unencrypted).
+    pub key: Option<PathBuf>,
+    /// The domain CA (PEM) that signs the supervisor, the clients and the repository.
+    pub ca: Option<PathBuf>,
+    /// An INI file with `[Roles]` (identity = roles) and `[Authorizations]` (capability label
+    /// = roles), as the RI's: who may see and run what at `listen` (default: nobody).
+    pub access: Option<PathBuf>,
+    /// The `System_ID` parameter value of every capability (default `01`).
+    pub system_id: Option<String>,
+    /// Seconds between polls of the supervisor (default 5).
+    pub poll_s: Option<f64>,
+    /// Seconds between registrations (default 60).
+    pub reregister_s: Option<f64>,
+    /// At most this many rows in one result (default 10000).
+    pub row_limit: Option<usize>,
+}
+
 /// The TOML file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +151,9 @@ pub struct RawConfig {
     /// `[control]`.
     #[serde(default)]
     pub control: RawControl,
+    /// `[mplane]`.
+    #[serde(default)]
+    pub mplane: RawMplane,
 }
 
 impl RawConfig {
@@ -198,6 +232,8 @@ pub struct AppConfig {
     pub user: Option<String>,
     /// Prometheus endpoint.
     pub metrics: Option<std::net::SocketAddr>,
+    /// The mPlane component, when configured.
+    pub mplane: Option<crate::mplane::probe::MplaneConf>,
 }
 
 impl AppConfig {
@@ -293,6 +329,7 @@ impl AppConfig {
                 .unwrap_or_else(|| PathBuf::from("/run/tstat-dpdk")),
             user: raw.control.user,
             metrics,
+            mplane: crate::mplane::probe::MplaneConf::from_raw(raw.mplane)?,
         })
     }
 }

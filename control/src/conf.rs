@@ -232,62 +232,75 @@ fn parse_runtime_text(text: &str, path: &Path, base: Runtime) -> Result<Runtime,
         let key = k.trim().to_ascii_lowercase();
         let val =
             parse_value(v).ok_or_else(|| err(n, format!("'{}' is not a number", v.trim())))?;
-        let on = val != 0.0;
-        let lg = &mut rt.logs;
-        let bit = |b: u8, on: bool, level: &mut u8| {
-            if on {
-                *level |= b
-            } else {
-                *level &= !b
-            }
-        };
-        match (section.as_str(), key.as_str()) {
-            ("", _) => return Err(err(n, format!("key '{key}' outside of any section"))),
-            ("log", "histo_engine") => lg.histo_engine = on,
-            ("log", "rrd_engine") => lg.rrd_engine = on,
-            ("log", "log_tcp_complete") => lg.tcp_complete = on,
-            ("log", "log_tcp_nocomplete") => lg.tcp_nocomplete = on,
-            ("log", "log_udp_complete") => lg.udp_complete = on,
-            ("log", "log_mm_complete") => lg.mm_complete = on,
-            ("log", "log_skype_complete") => lg.skype_complete = on,
-            ("log", "log_chat_complete") => lg.chat_complete = on,
-            ("log", "log_chat_messages") => lg.chat_messages = on,
-            ("log", "log_video_complete") => lg.video_complete = on,
-            ("log", "log_http_complete") => lg.http_complete = on,
-            ("log", "log_dns_complete") => lg.dns_complete = on,
-            ("log", "log_tcp_periodic") => lg.tcp_periodic = on,
-            ("log", "log_udp_periodic") => lg.udp_periodic = on,
-            ("options", "tcplog_end_to_end") => bit(TcpLevel::END_TO_END, on, &mut rt.tcp_level.0),
-            ("options", "tcplog_layer7") => bit(TcpLevel::LAYER7, on, &mut rt.tcp_level.0),
-            ("options", "tcplog_p2p") => bit(TcpLevel::P2P, on, &mut rt.tcp_level.0),
-            ("options", "tcplog_options") => bit(TcpLevel::OPTIONS, on, &mut rt.tcp_level.0),
-            ("options", "tcplog_advanced") => bit(TcpLevel::ADVANCED, on, &mut rt.tcp_level.0),
-            ("options", "videolog_end_to_end") => {
-                bit(VideoLevel::END_TO_END, on, &mut rt.video_level.0)
-            }
-            ("options", "videolog_layer7") => bit(VideoLevel::LAYER7, on, &mut rt.video_level.0),
-            ("options", "videolog_options") => bit(VideoLevel::OPTIONS, on, &mut rt.video_level.0),
-            ("options", "videolog_videoinfo") => {
-                bit(VideoLevel::VIDEOINFO, on, &mut rt.video_level.0)
-            }
-            ("options", "videolog_youtube") => bit(VideoLevel::YOUTUBE, on, &mut rt.video_level.0),
-            ("options", "videolog_advanced") => {
-                bit(VideoLevel::ADVANCED, on, &mut rt.video_level.0)
-            }
-            ("options", "httplog_full_url") => {
-                if !(0.0..=2.0).contains(&val) {
-                    return Err(err(
-                        n,
-                        format!("httplog_full_url must be 0, 1 or 2, not {val}"),
-                    ));
-                }
-                rt.httplog_full_url = val as u8;
-            }
-            ("dump", k) if DUMP_KEYS.contains(&k) => {}
-            (s, k) => return Err(err(n, format!("unknown key '{k}' in [{s}]"))),
+        if section.is_empty() {
+            return Err(err(n, format!("key '{key}' outside of any section")));
         }
+        apply_key(&mut rt, &section, &key, val).map_err(|what| err(n, what))?;
     }
     Ok(rt)
+}
+
+/// Sets one runtime.conf key of `section` to `val`, as a line `key = val` would.
+fn apply_key(rt: &mut Runtime, section: &str, key: &str, val: f64) -> Result<(), String> {
+    let on = val != 0.0;
+    let lg = &mut rt.logs;
+    let bit = |b: u8, on: bool, level: &mut u8| {
+        if on {
+            *level |= b
+        } else {
+            *level &= !b
+        }
+    };
+    match (section, key) {
+        ("log", "histo_engine") => lg.histo_engine = on,
+        ("log", "rrd_engine") => lg.rrd_engine = on,
+        ("log", "log_tcp_complete") => lg.tcp_complete = on,
+        ("log", "log_tcp_nocomplete") => lg.tcp_nocomplete = on,
+        ("log", "log_udp_complete") => lg.udp_complete = on,
+        ("log", "log_mm_complete") => lg.mm_complete = on,
+        ("log", "log_skype_complete") => lg.skype_complete = on,
+        ("log", "log_chat_complete") => lg.chat_complete = on,
+        ("log", "log_chat_messages") => lg.chat_messages = on,
+        ("log", "log_video_complete") => lg.video_complete = on,
+        ("log", "log_http_complete") => lg.http_complete = on,
+        ("log", "log_dns_complete") => lg.dns_complete = on,
+        ("log", "log_tcp_periodic") => lg.tcp_periodic = on,
+        ("log", "log_udp_periodic") => lg.udp_periodic = on,
+        ("options", "tcplog_end_to_end") => bit(TcpLevel::END_TO_END, on, &mut rt.tcp_level.0),
+        ("options", "tcplog_layer7") => bit(TcpLevel::LAYER7, on, &mut rt.tcp_level.0),
+        ("options", "tcplog_p2p") => bit(TcpLevel::P2P, on, &mut rt.tcp_level.0),
+        ("options", "tcplog_options") => bit(TcpLevel::OPTIONS, on, &mut rt.tcp_level.0),
+        ("options", "tcplog_advanced") => bit(TcpLevel::ADVANCED, on, &mut rt.tcp_level.0),
+        ("options", "videolog_end_to_end") => {
+            bit(VideoLevel::END_TO_END, on, &mut rt.video_level.0)
+        }
+        ("options", "videolog_layer7") => bit(VideoLevel::LAYER7, on, &mut rt.video_level.0),
+        ("options", "videolog_options") => bit(VideoLevel::OPTIONS, on, &mut rt.video_level.0),
+        ("options", "videolog_videoinfo") => bit(VideoLevel::VIDEOINFO, on, &mut rt.video_level.0),
+        ("options", "videolog_youtube") => bit(VideoLevel::YOUTUBE, on, &mut rt.video_level.0),
+        ("options", "videolog_advanced") => bit(VideoLevel::ADVANCED, on, &mut rt.video_level.0),
+        ("options", "httplog_full_url") => {
+            if !(0.0..=2.0).contains(&val) {
+                return Err(format!("httplog_full_url must be 0, 1 or 2, not {val}"));
+            }
+            rt.httplog_full_url = val as u8;
+        }
+        ("dump", k) if DUMP_KEYS.contains(&k) => {}
+        (s, k) => return Err(format!("unknown key '{k}' in [{s}]")),
+    }
+    Ok(())
+}
+
+/// Turns a switch of runtime.conf (`log_*` of `[log]`, `histo_engine`, `rrd_engine`,
+/// `tcplog_*`/`videolog_*` of `[options]`) on or off, as the mPlane capabilities do.
+pub fn set_switch(rt: &mut Runtime, key: &str, on: bool) -> Result<(), String> {
+    let val = if on { 1.0 } else { 0.0 };
+    let section = if key.starts_with("tcplog_") || key.starts_with("videolog_") {
+        "options"
+    } else {
+        "log"
+    };
+    apply_key(rt, section, key, val)
 }
 
 /// Keys of the `[dump]` section (the packet-dump engine is not part of this product yet; the

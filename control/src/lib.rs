@@ -21,3 +21,4 @@ pub mod start;
 mod start_dpdk;
 mod start_pcap;
 pub mod supervise;
+pub mod tap;

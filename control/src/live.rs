@@ -66,6 +66,7 @@ pub struct LiveWriter {
     flushes: u32,
     dirs: Vec<PathBuf>,
     written: u64,
+    tap: Option<std::sync::Arc<crate::tap::Tap>>,
 }
 
 impl LiveWriter {
@@ -83,6 +84,7 @@ impl LiveWriter {
             flushes: 0,
             dirs: Vec::new(),
             written: 0,
+            tap: None,
         }
     }
 
@@ -134,7 +136,10 @@ impl LiveWriter {
                 )
             })?;
         }
-        let logs = LogSet::create_in(dir, &self.runtime, self.gzip, true, None)?;
+        let mut logs = LogSet::create_in(dir, &self.runtime, self.gzip, true, None)?;
+        if let Some(t) = &self.tap {
+            logs.set_tap(std::sync::Arc::clone(t));
+        }
         self.dirs.push(logs.dir().to_path_buf());
         self.logs = Some(logs);
         Ok(())
@@ -156,6 +161,14 @@ impl LiveWriter {
         self.last_flush = self.clock;
         self.flushes = 0;
         Ok(true)
+    }
+
+    /// Offers the rows of `log_tcp_complete` and `log_http_complete` to `tap` from now on.
+    pub fn set_tap(&mut self, tap: std::sync::Arc<crate::tap::Tap>) {
+        if let Some(l) = &mut self.logs {
+            l.set_tap(std::sync::Arc::clone(&tap));
+        }
+        self.tap = Some(tap);
     }
 
     /// The runtime switches in force.

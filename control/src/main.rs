@@ -606,8 +606,27 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Diagnostics go to standard error, filtered by `TSTAT_DPDK_LOG` (tracing's `EnvFilter`
+/// syntax, e.g. `debug` or `control::mplane=debug`); by default the long-running commands say
+/// what they do (`info`) and the others only what goes wrong (`warn`).
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Start(_) | Command::Plane(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TSTAT_DPDK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Start(a) => start(a),

@@ -169,6 +169,14 @@ pub struct LogSet {
     others: Vec<LogFile>,
     line: Vec<u8>,
     anon: Option<Anonymizer>,
+    tap: Option<LogTap>,
+}
+
+/// A row tap attached to a log set, with the header of its `log_tcp_complete`.
+struct LogTap {
+    tap: std::sync::Arc<crate::tap::Tap>,
+    tcp_header: std::sync::Arc<str>,
+    http_header: std::sync::Arc<str>,
 }
 
 impl LogSet {
@@ -319,7 +327,21 @@ impl LogSet {
             others,
             line: Vec::with_capacity(4096),
             anon: crypto.map(Anonymizer::new),
+            tap: None,
         })
+    }
+
+    /// Offers every row written to `log_tcp_complete` and `log_http_complete` to `tap` from
+    /// now on.
+    pub fn set_tap(&mut self, tap: std::sync::Arc<crate::tap::Tap>) {
+        self.tap = Some(LogTap {
+            tap,
+            tcp_header: logs::tcp_header(self.tcp_level, true).trim_end().into(),
+            http_header: logs::static_header("log_http_complete")
+                .unwrap_or("")
+                .trim_end()
+                .into(),
+        });
     }
 
     /// The directory the logs are in.
@@ -346,6 +368,18 @@ impl LogSet {
                         self.anon.as_mut(),
                     );
                     f.write(&self.line)?;
+                    let tap = self
+                        .tap
+                        .as_ref()
+                        .filter(|lt| t.complete && lt.tap.is_active());
+                    if let Some(lt) = tap {
+                        lt.tap.offer(
+                            crate::tap::TapLog::TcpComplete,
+                            &lt.tcp_header,
+                            &self.line,
+                            &self.dir.join("log_tcp_complete"),
+                        );
+                    }
                 }
                 // Tstat writes the video row right after the TCP row of the same flow.
                 if let Some(f) = &mut self.video_complete {
@@ -371,6 +405,14 @@ impl LogSet {
                 if let Some(f) = &mut self.http_complete {
                     logs::http::rows(&mut self.line, m, self.httplog_full_url, self.anon.as_mut());
                     f.write(&self.line)?;
+                    if let Some(t) = self.tap.as_ref().filter(|t| t.tap.is_active()) {
+                        t.tap.offer(
+                            crate::tap::TapLog::HttpComplete,
+                            &t.http_header,
+                            &self.line,
+                            &self.dir.join("log_http_complete"),
+                        );
+                    }
                 }
             }
             FlowRecord::Dns(m) => {

@@ -48,6 +48,9 @@ pub struct PlaneSpec {
     pub histo_conf: Option<PathBuf>,
     /// Tstat's RRD files (`-R` file and `-r` directory), fed from the histogram intervals.
     pub rrd: Option<(PathBuf, PathBuf)>,
+    /// The mPlane component (`[mplane]`), when configured.
+    #[serde(default)]
+    pub mplane: Option<crate::mplane::probe::MplaneConf>,
 }
 
 impl PlaneSpec {
@@ -443,7 +446,7 @@ pub fn run(
     }
     let run_id = rings[0].instance();
     let mut watch = spec.runtime_conf.clone().map(RuntimeWatch::new);
-    let file_runtime = match &spec.runtime_conf {
+    let mut file_runtime = match &spec.runtime_conf {
         Some(p) => crate::conf::parse_runtime_conf(p)?,
         None => Runtime::default(),
     };
@@ -496,9 +499,27 @@ pub fn run(
     }
     // A runtime change made while the plane was down applies now.
     if writer.runtime() != &file_runtime {
-        writer.set_runtime(file_runtime)?;
+        writer.set_runtime(file_runtime.clone())?;
     }
     publish_switches(&rings, writer.runtime());
+    // mPlane jobs hold switches on top of runtime.conf's (mplane::probe::Switchboard) and
+    // listen to the rows written during their windows.
+    let board = crate::mplane::probe::Switchboard::new();
+    let mut board_seen = board.generation();
+    let tap = crate::tap::Tap::new();
+    let probe = match &spec.mplane {
+        Some(conf) => {
+            writer.set_tap(Arc::clone(&tap));
+            let ctx = crate::mplane::probe::ProbeContext {
+                board: Arc::clone(&board),
+                tap: Arc::clone(&tap),
+                rrd_dir: spec.rrd.as_ref().map(|r| r.1.clone()),
+                row_limit: conf.row_limit,
+            };
+            Some(crate::mplane::probe::start_probe(conf, Arc::new(ctx))?)
+        }
+        None => None,
+    };
     let traffic = Arc::new(crate::metrics::TrafficAccumulator::new());
     let published = Arc::new(std::sync::Mutex::new(
         crate::metrics::MetricsSnapshot::default(),
@@ -594,9 +615,10 @@ pub fn run(
             }
             if let Some(w) = &mut watch {
                 if w.poll() {
-                    match crate::conf::reload_runtime_conf(&w.path, writer.runtime()) {
+                    match crate::conf::reload_runtime_conf(&w.path, &file_runtime) {
                         Ok(rt) => {
-                            if writer.set_runtime(rt)? {
+                            file_runtime = rt;
+                            if writer.set_runtime(board.overlay(&file_runtime))? {
                                 tracing::info!(
                                     "{}: switches changed, new directory",
                                     w.path.display()
@@ -608,6 +630,16 @@ pub fn run(
                         Err(e) => tracing::error!("{e}: keeping the switches in force"),
                     }
                 }
+            }
+            if board.generation() != board_seen {
+                board_seen = board.generation();
+                if writer.set_runtime(board.overlay(&file_runtime))? {
+                    tracing::info!("mplane: switches changed, new directory");
+                }
+                tap.advance(board_seen);
+                board.applied(board_seen);
+                publish_switches(&rings, writer.runtime());
+                dirty = true;
             }
             if dirty {
                 checkpoint(
@@ -671,6 +703,10 @@ pub fn run(
         true,
     )?;
     publish_metrics(&rings, &published, writer.written());
+    if let Some(p) = probe {
+        // Running jobs are interrupted and their results delivered before the plane ends.
+        p.stop();
+    }
     let written = writer.written();
     let dirs = writer.finish()?;
     if let Some(r) = histo.and_then(|h| h.rrd) {

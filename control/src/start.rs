@@ -348,6 +348,7 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         engine_socket: cfg.socket.clone(),
         histo_conf: opts.histo_conf.clone(),
         rrd: opts.rrd.clone(),
+        mplane: cfg.mplane.clone(),
     };
     // A checkpoint of an earlier run belongs to rings that are gone.
     let _ = std::fs::remove_file(&spec.state);

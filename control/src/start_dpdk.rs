@@ -222,15 +222,20 @@ fn run_lcores(
     // The replay thread hands its feeder back when the trace is fed, so that the queues'
     // backlog can be watched: the replay is over once every queue is empty (each core
     // finishes the burst it holds before it looks at the stop flag).
+    // Asked to stop before the trace is over, the replay ends at the next packet.
+    let halt = Arc::new(AtomicBool::new(false));
     let mut replay = match (feeder, &failure) {
-        (Some((trace, mut f)), None) => Some(
-            std::thread::Builder::new()
-                .name("replay".into())
-                .spawn(move || {
-                    let r = replay_trace(&trace, &mut f, pps, lossy.as_deref());
-                    (f, r)
-                })?,
-        ),
+        (Some((trace, mut f)), None) => {
+            let halt = Arc::clone(&halt);
+            Some(
+                std::thread::Builder::new()
+                    .name("replay".into())
+                    .spawn(move || {
+                        let r = replay_trace(&trace, &mut f, pps, lossy.as_deref(), &halt);
+                        (f, r)
+                    })?,
+            )
+        }
         _ => None,
     };
     let mut fed: Option<dpdk::RingFeeder> = None;
@@ -254,12 +259,15 @@ fn run_lcores(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The replay stops first, while the cores still drain its queues (it may be waiting for
+    // room in one), then the cores.
+    halt.store(true, Ordering::Relaxed);
+    if let Some(t) = replay.take() {
+        let _ = t.join();
+    }
     stop.store(true, Ordering::Relaxed);
     for l in launched {
         l.wait();
-    }
-    if let Some(t) = replay.take() {
-        let _ = t.join();
     }
     drop(fed);
     if let Some(e) = failure {
@@ -281,12 +289,16 @@ fn replay_trace(
     f: &mut dpdk::RingFeeder,
     pps: Option<f64>,
     lossy: Option<&Vec<AtomicU64>>,
+    halt: &AtomicBool,
 ) -> anyhow::Result<()> {
     let mut t = TraceFile::open(path)?;
     let t0 = std::time::Instant::now();
     let mut sent = 0u64;
     while let Some(b) = t.next_batch(512)? {
         for d in &b.packets {
+            if halt.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             if let Some(pps) = pps {
                 let due = Duration::from_secs_f64(sent as f64 / pps);
                 if let Some(wait) = due.checked_sub(t0.elapsed()) {

@@ -709,7 +709,7 @@ impl TraceBuilder {
             self.udp(([10, 3, 0, 1], port), ([10, 3, 0, 2], 9), &[0; 64]);
             let f = self.frames.pop().expect("just built");
             if worker_of(&f) == w {
-                self.frames.extend(std::iter::repeat(f).take(n));
+                self.frames.extend(std::iter::repeat_n(f, n));
                 return;
             }
         }

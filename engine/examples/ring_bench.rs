@@ -123,7 +123,7 @@ fn consume(mut c: Consumer, batch: usize) -> (u64, u64, Duration) {
         let end = c
             .read(tail, batch, |_, rec| {
                 let seq = u64::from_le_bytes(rec[..8].try_into().unwrap());
-                assert!(last.map_or(true, |l| seq > l), "out of order");
+                assert!(last.is_none_or(|l| seq > l), "out of order");
                 last = Some(seq);
                 records += 1;
                 bytes += rec.len() as u64;

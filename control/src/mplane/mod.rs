@@ -1,6 +1,6 @@
-//! The mPlane protocol core: messages, temporal scopes, registries, tokens, matching, and
-//! Tstat's capabilities. No networking: the HTTPS component workflow (registration, polling,
-//! receipts and results against the supervisor) is built on these types.
+//! mPlane built in: the protocol core (messages, temporal scopes, registries, tokens,
+//! matching), Tstat's capabilities, and the component that serves them over mutual TLS, to a
+//! supervisor (component-initiated) or to clients directly (client-initiated).
 //!
 //! The contract is the protocol as the 2015 reference implementation (RI, PyPI `mplane-sdk`
 //! 0.9.0) and the historic Tstat proxy speak it, documented in `shared/reference/mplane.md`
@@ -17,6 +17,11 @@
 //! | [`token`] | the RI's schema hash and capability and specification tokens (MD5) | §5.3, §6 |
 //! | [`matching`] | finding the capability a specification came from, checking its values | §4, §5.3, §6, §8, §10, §12.3 |
 //! | [`tstat`] | the ten Tstat capabilities and what each drives | §12 |
+//! | [`net`] | mutual TLS (rustls), peer identities from certificate subjects, the HTTP/1.1 client and server | §7 |
+//! | [`rbac`] | `[Roles]` and `[Authorizations]` with the RI's substring, last-match-wins rule | §7.3 |
+//! | [`component`] | jobs, receipts, results, interrupts, redemptions; the supervisor workflow; the client-facing server | §8, §9 |
+//! | [`probe`] | the Tstat services of the control plane: reference-counted runtime switches, real result rows, `[mplane]` settings | §12 |
+//! | [`rows`] | result rows of the `log_*` capabilities from captured `log_tcp_complete` / `log_http_complete` lines | §3.2, §5.4, §12.2 |
 //!
 //! The wire rules in one place:
 //! - A message is one JSON object whose kind is its one reserved key; the key's value is the
@@ -42,9 +47,14 @@
 //! [`Registry::from_json`]) returns typed errors and never panics; the `mplane_message` fuzz
 //! target and the property tests of this module check it.
 
+pub mod component;
 pub mod matching;
 pub mod model;
+pub mod net;
+pub mod probe;
+pub mod rbac;
 pub mod registry;
+pub mod rows;
 pub mod token;
 pub mod tstat;
 pub mod value;

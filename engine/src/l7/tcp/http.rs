@@ -1274,7 +1274,7 @@ mod tests {
         // Every alignment of the header and of an earlier NUL, against the plain definition.
         for pad in 0..20 {
             let mut req = b"GET / HTTP/1.1\r\nX-H: H\r\n".to_vec();
-            req.extend(std::iter::repeat(b'a').take(pad));
+            req.extend(std::iter::repeat_n(b'a', pad));
             req.extend_from_slice(b"Host: example.org\r\n");
             assert_eq!(host(&req), Some(&b"example.org"[..]));
             for nul in 0..req.len() {
