@@ -24,6 +24,8 @@ command -v prometheus >/dev/null || need+=(prometheus) # control/tests/metrics.r
 # read them back with the rrdtool command.
 pkg-config --exists librrd 2>/dev/null || need+=(librrd-dev)
 command -v rrdtool >/dev/null || need+=(rrdtool)
+# Python virtual environments (the mPlane interop test bed installs the 2015 SDK in one).
+dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
