@@ -399,6 +399,10 @@ fn real_supervisor_and_client_drive_the_probe() {
     std::fs::write(&access, ROLES).unwrap();
     let listen = free_port();
     let mut conf = std::fs::read_to_string(root().join("conf/tstat-dpdk.toml")).unwrap();
+    // The shipped file ends with a commented-out [mplane] table: ours replaces it.
+    if let Some(i) = conf.find("\n[mplane]") {
+        conf.truncate(i);
+    }
     conf.push_str(&format!(
         "\n[mplane]\nsupervisor = \"https://127.0.0.1:{}\"\nlisten = \"127.0.0.1:{listen}\"\n\
          cert = {:?}\nkey = {:?}\nca = {:?}\naccess = {:?}\npoll_s = 1\nreregister_s = 2\n",

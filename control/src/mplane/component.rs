@@ -666,3 +666,208 @@ fn handle_client(component: &Arc<Component>, link: &str, req: Request) -> Reply 
         _ => Reply::text(405, "method not allowed"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mplane::net::{serve, HttpClient, ServerLimits};
+    use std::collections::BTreeMap;
+
+    /// Waits out its window and reports one row: how it ended.
+    struct Waiter;
+
+    impl Service for Waiter {
+        fn run(self: Arc<Self>, mut job: Job) -> Pin<Box<dyn Future<Output = JobOutcome> + Send>> {
+            Box::pin(async move {
+                job.wait_start().await;
+                let start = now();
+                let (end, interrupted) = job.wait_end().await;
+                let row = job
+                    .spec
+                    .results
+                    .iter()
+                    .map(|_| if interrupted { "interrupted" } else { "done" }.to_string())
+                    .collect();
+                Ok(job.result(start, end, vec![row]))
+            })
+        }
+    }
+
+    fn component() -> Arc<Component> {
+        let caps = crate::mplane::tstat::capabilities(&Default::default()).unwrap();
+        let offered = caps
+            .into_iter()
+            .map(|c| Offered {
+                capability: c.capability,
+                service: Arc::new(Waiter),
+            })
+            .collect();
+        Component::new(offered, Registries::builtin(), None)
+    }
+
+    async fn server(c: Arc<Component>) -> (HttpClient, watch::Sender<bool>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(false);
+        let limits = ServerLimits {
+            max_body: 64 << 10,
+            ..ServerLimits::default()
+        };
+        let handler = client_handler(c, format!("http://{addr}/"));
+        tokio::spawn(serve(listener, None, limits, handler, rx));
+        let ep = Endpoint::parse(&format!("http://{addr}")).unwrap();
+        (
+            HttpClient::new(ep, None, Duration::from_secs(10)).unwrap(),
+            tx,
+        )
+    }
+
+    fn spec_for(c: &Component, label: &str, when: &str) -> Specification {
+        let cap = c
+            .capabilities()
+            .find(|c| c.label.as_deref() == Some(label))
+            .unwrap();
+        let mut s = crate::mplane::matching::derive_specification(
+            cap,
+            when.parse().unwrap(),
+            &BTreeMap::new(),
+            0,
+            &Registries::builtin(),
+            now(),
+        )
+        .unwrap();
+        s.token = Some(format!("tok-{label}-{when}"));
+        s
+    }
+
+    async fn post(http: &mut HttpClient, ct: &str, body: Vec<u8>) -> (u16, Option<Message>) {
+        let r = http.request("POST", "/", Some(ct), body).await.unwrap();
+        (r.status, Message::from_json(&r.body).ok())
+    }
+
+    #[tokio::test]
+    async fn bad_input_gets_errors_and_exceptions_never_a_crash() {
+        let c = component();
+        let (mut http, _stop) = server(Arc::clone(&c)).await;
+        // Wrong content type: 400, as the RI answers.
+        let body = Message::Specification(spec_for(&c, "tstat-log_rrds", "now + 1s"))
+            .to_json()
+            .into_bytes();
+        let (st, _) = post(&mut http, "application/json", body.clone()).await;
+        assert_eq!(st, 400);
+        // Not JSON, not a message, a message of the wrong kind: exceptions.
+        for junk in [&b"{not json"[..], b"[]", b"{\"version\": 1}", b"\xff\xfe"] {
+            let (st, m) = post(&mut http, CONTENT_TYPE, junk.to_vec()).await;
+            assert_eq!(st, 400, "{junk:?}");
+            assert!(matches!(m, Some(Message::Exception(_))), "{junk:?}");
+        }
+        let cap = Message::Capability(c.capabilities().next().unwrap().clone());
+        let (st, m) = post(&mut http, CONTENT_TYPE, cap.to_json().into_bytes()).await;
+        assert_eq!(st, 200);
+        assert!(matches!(m, Some(Message::Exception(_))));
+        // Oversized: 413, and the server still answers afterwards.
+        let (st, _) = post(&mut http, CONTENT_TYPE, vec![b' '; 65 << 10]).await;
+        assert_eq!(st, 413);
+        // Unknown tokens.
+        for kind in ["redemption", "interrupt"] {
+            let n = format!(
+                "{{\"{kind}\": \"measure\", \"version\": 1, \"registry\": \"{}\", \"token\": \"nope\"}}",
+                crate::mplane::registry::TSTAT_REGISTRY_URI
+            );
+            let (st, m) = post(&mut http, CONTENT_TYPE, n.into_bytes()).await;
+            assert_eq!(st, 200);
+            match m {
+                Some(Message::Exception(e)) => assert_eq!(e.token.as_deref(), Some("nope")),
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+        // A specification no capability matches, one already over, one with a foreign value.
+        let mut s = spec_for(&c, "tstat-log_rrds", "now + 1s");
+        s.results.pop();
+        let (_, m) = post(
+            &mut http,
+            CONTENT_TYPE,
+            Message::Specification(s).to_json().into_bytes(),
+        )
+        .await;
+        assert!(matches!(m, Some(Message::Exception(_))));
+        let mut s = spec_for(&c, "tstat-log_rrds", "now + 1s");
+        s.when = "2001-01-01 00:00:00 ... 2001-01-01 01:00:00"
+            .parse()
+            .unwrap();
+        let (_, m) = post(
+            &mut http,
+            CONTENT_TYPE,
+            Message::Specification(s).to_json().into_bytes(),
+        )
+        .await;
+        assert!(matches!(m, Some(Message::Exception(_))));
+        let mut s = spec_for(&c, "tstat-log_rrds", "now + 1s");
+        s.parameters.insert("System_ID".into(), "02".into());
+        let (_, m) = post(
+            &mut http,
+            CONTENT_TYPE,
+            Message::Specification(s).to_json().into_bytes(),
+        )
+        .await;
+        assert!(matches!(m, Some(Message::Exception(_))));
+        // Unknown paths and methods.
+        assert_eq!(
+            http.request("GET", "/nothing", None, Vec::new())
+                .await
+                .unwrap()
+                .status,
+            404
+        );
+        assert_eq!(
+            http.request("DELETE", "/", None, Vec::new())
+                .await
+                .unwrap()
+                .status,
+            405
+        );
+        assert_eq!(
+            http.request("GET", "/capability/nope", None, Vec::new())
+                .await
+                .unwrap()
+                .status,
+            404
+        );
+        // And after all that, a good specification runs, is interrupted and redeemed once.
+        let s = spec_for(&c, "tstat-log_rrds", "now + 1h");
+        let tok = s.token.clone().unwrap();
+        let (_, m) = post(
+            &mut http,
+            CONTENT_TYPE,
+            Message::Specification(s.clone()).to_json().into_bytes(),
+        )
+        .await;
+        assert!(matches!(m, Some(Message::Receipt(_))));
+        let (_, m) = post(
+            &mut http,
+            CONTENT_TYPE,
+            Message::Specification(s.clone()).to_json().into_bytes(),
+        )
+        .await;
+        assert!(matches!(m, Some(Message::Exception(_))), "a token in use");
+        let redeem = Message::Redemption(crate::mplane::Notification::for_specification(&s));
+        let (_, m) = post(&mut http, CONTENT_TYPE, redeem.to_json().into_bytes()).await;
+        assert!(matches!(m, Some(Message::Receipt(_))), "not ready yet");
+        let int = Message::Interrupt(crate::mplane::Notification::for_specification(&s));
+        post(&mut http, CONTENT_TYPE, int.to_json().into_bytes()).await;
+        let mut got = None;
+        for _ in 0..50 {
+            let (_, m) = post(&mut http, CONTENT_TYPE, redeem.to_json().into_bytes()).await;
+            if let Some(Message::Result(r)) = m {
+                got = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let r = got.expect("a result after the interrupt");
+        assert_eq!(r.statement.token.as_deref(), Some(tok.as_str()));
+        assert!(r.values[0].iter().all(|v| v == "interrupted"));
+        let (_, m) = post(&mut http, CONTENT_TYPE, redeem.to_json().into_bytes()).await;
+        assert!(matches!(m, Some(Message::Exception(_))), "redeemed once");
+    }
+}
