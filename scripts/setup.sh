@@ -24,6 +24,10 @@ command -v prometheus >/dev/null || need+=(prometheus) # control/tests/metrics.r
 # read them back with the rrdtool command.
 pkg-config --exists librrd 2>/dev/null || need+=(librrd-dev)
 command -v rrdtool >/dev/null || need+=(rrdtool)
+# control/tests/export.rs sends RRD exports through the repository into a real Graphite carbon
+# (carbon-cache) and reads the whisper files back (whisper-fetch, from python3-whisper, a
+# dependency of graphite-carbon).
+command -v carbon-cache >/dev/null || need+=(graphite-carbon)
 # Python virtual environments (the mPlane interop test bed installs the 2015 SDK in one).
 dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
 if ((${#need[@]})); then

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod mplane;
 pub mod output;
 pub mod plane;
+pub mod repository;
 pub mod start;
 #[cfg(feature = "dpdk")]
 mod start_dpdk;

@@ -511,6 +511,13 @@ pub fn run(
         Some(conf) => {
             writer.set_tap(Arc::clone(&tap));
             let ctx = crate::mplane::probe::ProbeContext {
+                out_dir: spec.out_dir.clone(),
+                state_dir: spec
+                    .state
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                tls: conf.tls.clone(),
                 board: Arc::clone(&board),
                 tap: Arc::clone(&tap),
                 rrd_dir: spec.rrd.as_ref().map(|r| r.1.clone()),

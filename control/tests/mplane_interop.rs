@@ -385,9 +385,9 @@ fn real_supervisor_and_client_drive_the_probe() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let trace = dir.join("flows.pcap");
-    // 6000 flows of 8 packets at 400 pps: 2 minutes of capture (the probe runs as long as
-    // the replay), ~50 flows ending every second.
-    write_trace(&trace, 6000);
+    // 8000 flows of 8 packets at 400 pps: 160 s of capture (the probe runs as long as the
+    // replay), ~50 flows ending every second.
+    write_trace(&trace, 8000);
     let rt = dir.join("runtime.conf");
     std::fs::write(
         &rt,
@@ -616,6 +616,110 @@ fn real_supervisor_and_client_drive_the_probe() {
             .len(),
         9
     );
+
+    // 6. The repository (in this process, registered as Repository-1) collects a log the
+    //    probe streams to it through tstat-exporter_streaming, line for line.
+    let store = dir.join("store");
+    let mut rconf = control::repository::RepositoryConf::new("127.0.0.1", &store);
+    rconf.rrd_port = free_port();
+    rconf.streaming_port = free_port();
+    rconf.log_port = free_port();
+    rconf.carbon = format!("127.0.0.1:{}", free_port());
+    rconf.tls = Some(control::mplane::net::TlsFiles {
+        cert: bed.pki("Repository-1.pem"),
+        key: bed.pki("Repository-1-plaintext.key"),
+        ca: bed.pki("root-ca.pem"),
+    });
+    let streaming_port = rconf.streaming_port;
+    let (stop_repo, stop_rx) = tokio::sync::watch::channel(false);
+    let supervisor = format!("https://127.0.0.1:{}", bed.cport);
+    let repo_thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let repo = control::repository::Repository::bind(rconf.clone())
+                .await
+                .unwrap();
+            let component = control::repository::repository_component(&rconf, repo.stats(), 1000);
+            let mut link = control::mplane::component::SupervisorLink::new(
+                control::mplane::net::Endpoint::parse(&supervisor).unwrap(),
+                rconf.tls.clone(),
+            );
+            link.poll = Duration::from_secs(1);
+            link.reregister = Duration::from_secs(2);
+            let stats = Default::default();
+            let l = tokio::spawn(control::mplane::component::run_with_supervisor(
+                component,
+                link,
+                stop_rx.clone(),
+                stats,
+            ));
+            repo.run(stop_rx).await.unwrap();
+            let _ = l.await;
+        })
+    });
+    wait_for(
+        "the repository's registration",
+        Duration::from_secs(30),
+        || {
+            bed.labels(&[])
+                .iter()
+                .any(|l| l == "repository-collect_streaming")
+        },
+    );
+    let folder = format!("{}/", out.display());
+    let (run, rc) = bed.drive(&[
+        "run",
+        "tstat-exporter_streaming",
+        "--when",
+        "now + 6s",
+        "--param",
+        &format!("repository.url=127.0.0.1:{streaming_port}"),
+        "--param",
+        &format!("log.folder={folder}"),
+        "--param",
+        "log.type=log_tcp_complete",
+        "--param",
+        "log.time=1",
+    ]);
+    assert_eq!(rc, 0, "{run}");
+    assert_eq!(run["outcome"], "result", "{run}");
+    let summary = run["reply"]["metadata"]["log.type"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What the repository stored is the probe's log, line for line.
+    let mut stored = Vec::new();
+    let mut stack = vec![store.join("streaming")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                stored.push(e.path());
+            }
+        }
+    }
+    assert_eq!(stored.len(), 1, "one log streamed: {stored:?} ({summary})");
+    let got = std::fs::read_to_string(&stored[0]).unwrap();
+    let dir_name = stored[0].parent().unwrap().file_name().unwrap();
+    let source = std::fs::read_to_string(out.join(dir_name).join("log_tcp_complete")).unwrap();
+    assert!(got.lines().count() > 10, "{summary}");
+    assert!(
+        source.starts_with(&got),
+        "the stored lines are the log's first {} lines ({summary})",
+        got.lines().count()
+    );
+    let n = got.lines().count();
+    assert!(
+        summary.starts_with(&format!("{n} lines")),
+        "{summary} vs {n} stored"
+    );
+    let _ = stop_repo.send(true);
+    repo_thread.join().unwrap();
+
     drop(probe);
     let mut f = std::fs::OpenOptions::new()
         .append(true)

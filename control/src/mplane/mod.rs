@@ -48,6 +48,7 @@
 //! target and the property tests of this module check it.
 
 pub mod component;
+pub mod export;
 pub mod matching;
 pub mod model;
 pub mod net;

@@ -136,6 +136,12 @@ const SETTLE: Duration = Duration::from_secs(5);
 
 /// What the Tstat services reach in the control plane.
 pub struct ProbeContext {
+    /// The output root (`-s`), whose `.out` directories the log exporters read.
+    pub out_dir: PathBuf,
+    /// Where the bulk log export keeps its progress.
+    pub state_dir: PathBuf,
+    /// The probe's certificate, key and CA, for the HTTPS exports.
+    pub tls: Option<TlsFiles>,
     /// The switches jobs hold.
     pub board: Arc<Switchboard>,
     /// The rows of the logs being written.
@@ -157,10 +163,9 @@ impl Service for TstatService {
             match self.action {
                 TstatAction::TcpLog(_) | TstatAction::HttpLog => self.log_job(job).await,
                 TstatAction::RrdEngine => self.rrd_job(job).await,
-                other => Err(format!(
-                    "{} is not available on this probe yet",
-                    other.label()
-                )),
+                TstatAction::RrdExporter
+                | TstatAction::StreamingExporter
+                | TstatAction::LogExporter => self.export_job(job).await,
             }
         })
     }
@@ -314,6 +319,143 @@ impl TstatService {
                 .metadata
                 .insert("log.folder".into(), d.display().to_string());
         }
+        Ok(result)
+    }
+}
+
+impl TstatService {
+    /// `tstat-exporter_rrd`, `-streaming`, `-log`: runs the exporter for the window and
+    /// reports what it exported.
+    async fn export_job(&self, mut job: Job) -> JobOutcome {
+        use super::export;
+        let params = job.spec.parameters.clone();
+        let param = |name: &str| -> Result<String, String> {
+            params
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("parameter {name} is missing"))
+        };
+        let repository = param("repository.url")?;
+        if !job.wait_start().await {
+            let t = super::component::now();
+            return Ok(job.result(t, t, Vec::new()));
+        }
+        let start = super::component::now();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let ctx = &self.ctx;
+        let (end, rows, summary) = match self.action {
+            TstatAction::RrdExporter => {
+                let dir = ctx.rrd_dir.clone().ok_or(
+                    "this probe writes no RRD files (output.rrd_conf and rrd_dir are not set)",
+                )?;
+                let mut cfg = export::RrdExportConfig::new(
+                    dir,
+                    repository,
+                    ctx.tls.clone(),
+                    start.and_utc().timestamp(),
+                );
+                cfg.result_rows = ctx.row_limit;
+                let task = tokio::spawn(export::export_rrd(cfg, stop_rx));
+                let (end, _) = job.wait_end().await;
+                let _ = stop_tx.send(true);
+                let s = task
+                    .await
+                    .map_err(|e| format!("the RRD exporter failed: {e}"))?;
+                let rows = s
+                    .recent
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            super::value::py_float_repr(t.timestamp),
+                            t.metric.to_string(),
+                            super::value::py_float_repr(t.value),
+                        ]
+                    })
+                    .collect();
+                let text = format!(
+                    "{} values exported in {} posts ({} failed, {} rejected, {} unsent); the \
+                     result holds the last {} ({} left out){}",
+                    s.triples_sent,
+                    s.posts,
+                    s.failures,
+                    s.rejected,
+                    s.unsent,
+                    s.recent.len(),
+                    s.recent_left_out,
+                    s.last_error
+                        .map(|e| format!("; last error: {e}"))
+                        .unwrap_or_default()
+                );
+                (end, rows, text)
+            }
+            TstatAction::StreamingExporter => {
+                let minutes = param("log.time")?
+                    .parse::<u64>()
+                    .map_err(|_| "log.time is not a number of minutes".to_string())?;
+                let cfg = export::StreamingConfig::new(
+                    repository,
+                    param("log.folder")?,
+                    param("log.type")?,
+                    minutes,
+                );
+                let mut task = tokio::spawn(export::stream_logs(cfg, stop_rx));
+                // The stream ends with the window, or by itself once the log goes quiet.
+                let (end, done) = tokio::select! {
+                    (end, _) = job.wait_end() => (end, None),
+                    r = &mut task => (super::component::now(), Some(r)),
+                };
+                let r = match done {
+                    Some(r) => r,
+                    None => {
+                        let _ = stop_tx.send(true);
+                        task.await
+                    }
+                };
+                let s = r.map_err(|e| format!("the streaming exporter failed: {e}"))?;
+                let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+                let text =
+                    format!(
+                    "{} lines ({} bytes) streamed from {}; {} reconnects, {} lines undelivered; \
+                     ended: {:?}{}",
+                    s.lines,
+                    s.bytes,
+                    files.join(","),
+                    s.reconnects,
+                    s.undelivered,
+                    s.end,
+                    s.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default()
+                );
+                (end, Vec::new(), text)
+            }
+            _ => {
+                let cfg = export::LogExportConfig::new(
+                    ctx.out_dir.clone(),
+                    repository,
+                    ctx.tls.clone(),
+                    ctx.state_dir.join("log-export.state"),
+                );
+                let task = tokio::spawn(export::export_logs(cfg, stop_rx));
+                let (end, _) = job.wait_end().await;
+                let _ = stop_tx.send(true);
+                let s = task
+                    .await
+                    .map_err(|e| format!("the log exporter failed: {e}"))?;
+                let text = format!(
+                    "{} files ({} bytes) uploaded, {} failures, {} skipped{}",
+                    s.files,
+                    s.bytes,
+                    s.failures,
+                    s.skipped,
+                    s.last_error
+                        .map(|e| format!("; last error: {e}"))
+                        .unwrap_or_default()
+                );
+                (end, Vec::new(), text)
+            }
+        };
+        tracing::info!("mplane: {}: {summary}", self.action.label());
+        let mut result = job.result(start, end, rows);
+        result.statement.metadata.insert("log.type".into(), summary);
         Ok(result)
     }
 }
