@@ -34,10 +34,135 @@ enum Command {
     Status(SocketArgs),
     /// Stop a running instance; it flushes every open flow to the logs first.
     Stop(SocketArgs),
+    /// An mPlane client (client-initiated workflow) of a supervisor's client port or of a
+    /// probe's own server (`[mplane] listen`): list and show capabilities, run one, redeem and
+    /// interrupt specifications.
+    ///
+    /// Exit status: 0 success; 1 usage, connection or protocol error; 2 the peer answered
+    /// with an mPlane exception; 3 no result within --timeout; 4 no such capability; 5 redeem
+    /// without --wait: not ready yet.
+    Ctl(CtlArgs),
+    /// Run a repository: the receiving end of the probes' exports (RRD values to Graphite's
+    /// carbon, streamed and uploaded logs to a directory tree per probe), registered with an
+    /// mPlane supervisor as the three `repository-collect_*` capabilities.
+    Repository(RepositoryArgs),
     /// The control-plane process of `start` (started, and restarted, by `start` itself; run
     /// it by hand only to drain the rings of an engine whose plane gave up).
     #[command(hide = true)]
     Plane(PlaneArgs),
+}
+
+#[derive(clap::Args)]
+struct RepositoryArgs {
+    /// The repository's configuration (TOML; every key is documented in
+    /// `conf/repository.toml`).
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+    /// Register with this supervisor (its component port, `https://HOST:8889`), with the
+    /// repository's certificate of `[tls]`.
+    #[arg(long)]
+    supervisor: Option<String>,
+    /// Seconds between polls of the supervisor.
+    #[arg(long, default_value_t = 5.0)]
+    poll_s: f64,
+    /// At most this many values in a `repository-collect_rrd` result.
+    #[arg(long, default_value_t = 10_000)]
+    row_limit: usize,
+}
+
+#[derive(clap::Args)]
+struct CtlArgs {
+    /// The supervisor's client port or the probe's server: https://HOST:PORT (http:// for a
+    /// peer without TLS)
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// This client's certificate (PEM), for https
+    #[arg(long, value_name = "FILE", requires_all = ["key", "ca"])]
+    cert: Option<PathBuf>,
+    /// This client's private key (PEM), for https
+    #[arg(long, value_name = "FILE", requires_all = ["cert", "ca"])]
+    key: Option<PathBuf>,
+    /// The CA that signs the server's certificate (PEM), for https
+    #[arg(long, value_name = "FILE", requires_all = ["cert", "key"])]
+    ca: Option<PathBuf>,
+    /// Print mPlane messages as JSON (run, redeem, interrupt: client_drive.py's object
+    /// {"outcome", "elapsed_s", "specification", "receipt", "reply"})
+    #[arg(long, global = true)]
+    json: bool,
+    /// Registry named in token-only redemptions and interrupts (the peer must know it)
+    #[arg(long, value_name = "URI", default_value = control::mplane::registry::CORE_REGISTRY_URI)]
+    registry: String,
+    /// An extra registry document to check specifications with (repeatable); the core, demo
+    /// and Tstat registries are built in
+    #[arg(long, value_name = "FILE")]
+    preload: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Subcommand)]
+enum CtlCommand {
+    /// The capabilities this client may see: LABEL token=... when=...
+    List,
+    /// One capability, by label or token
+    Show {
+        /// Its label or token
+        #[arg(value_name = "LABEL|TOKEN")]
+        name: String,
+    },
+    /// Derive a specification from a capability (single-value parameters such as System_ID
+    /// filled in, label <LABEL>-<N>), send it, and print the receipt's token; with --wait,
+    /// redeem until the result arrives and print its rows
+    Run(CtlRunArgs),
+    /// Ask for the result of a specification by its token
+    Redeem {
+        /// The specification's token (from the receipt)
+        token: String,
+        /// Keep redeeming until the result arrives
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds (exit 3)
+        #[arg(long, value_name = "S", default_value_t = 120.0)]
+        timeout: f64,
+        /// With --wait: seconds between redemptions
+        #[arg(long, value_name = "S", default_value_t = 2.0)]
+        poll: f64,
+    },
+    /// Stop a running specification by its token; its result comes with a redemption
+    Interrupt {
+        /// The specification's token
+        token: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct CtlRunArgs {
+    /// The capability's label (or token)
+    #[arg(value_name = "LABEL")]
+    label: String,
+    /// Temporal scope: "now + 30s", "now ... 2026-11-22 10:00:00", ...
+    #[arg(long, value_name = "WHEN")]
+    when: String,
+    /// A parameter value (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// The specification's label instead of <LABEL>-<N> (a supervisor needs -<digits> at
+    /// the end)
+    #[arg(long = "label", value_name = "LABEL")]
+    spec_label: Option<String>,
+    /// Redeem until the result arrives
+    #[arg(long)]
+    wait: bool,
+    /// Give up waiting after this many seconds (exit 3)
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    timeout: f64,
+    /// Seconds between redemptions
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    poll: f64,
+    /// Interrupt the specification this many seconds after sending it, then wait for the
+    /// result (implies --wait)
+    #[arg(long, value_name = "S")]
+    interrupt_after: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -532,6 +657,66 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn repository(a: RepositoryArgs) -> anyhow::Result<ExitCode> {
+    let conf = control::repository::RepositoryConf::load(&a.config)?;
+    if !(a.poll_s > 0.0 && a.poll_s.is_finite()) {
+        anyhow::bail!("--poll-s must be a positive number of seconds");
+    }
+    let link = match &a.supervisor {
+        Some(url) => {
+            let mut l = control::mplane::component::SupervisorLink::new(
+                control::mplane::net::Endpoint::parse(url)?,
+                conf.tls.clone(),
+            );
+            l.poll = std::time::Duration::from_secs_f64(a.poll_s);
+            Some(l)
+        }
+        None => None,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(async move {
+        let repo = control::repository::Repository::bind(conf.clone()).await?;
+        tracing::info!(
+            "repository: RRD import on {}, streaming on {}, log upload on {}, store {}",
+            repo.rrd_addr()?,
+            repo.streaming_addr()?,
+            repo.log_addr()?,
+            conf.store.display()
+        );
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let component = control::repository::repository_component(&conf, repo.stats(), a.row_limit);
+        let registration = link.map(|l| {
+            tokio::spawn(control::mplane::component::run_with_supervisor(
+                component,
+                l,
+                rx.clone(),
+                Default::default(),
+            ))
+        });
+        let watcher = tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            let _ = tx.send(true);
+        });
+        repo.run(rx).await?;
+        watcher.abort();
+        if let Some(r) = registration {
+            let _ = r.await;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn plane(a: PlaneArgs) -> anyhow::Result<ExitCode> {
     let spec = control::plane::PlaneSpec::load(&a.spec)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -606,12 +791,183 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tstat-dpdk ctl`: every error ends here with its exit status (client_drive.py's).
+fn ctl(a: CtlArgs) -> anyhow::Result<ExitCode> {
+    use control::mplane::client::ClientError;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let https = a.url.starts_with("https://") || !a.url.contains("://");
+    let code = match runtime.block_on(ctl_session(a)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tstat-dpdk ctl: {e}");
+            if matches!(e, ClientError::Transport { .. }) {
+                eprintln!(
+                    "tstat-dpdk ctl: {}",
+                    if https {
+                        "is the server running there, does its CA sign this client's --cert, \
+                         and does --ca sign the server's certificate?"
+                    } else {
+                        "is the server running there, without TLS?"
+                    }
+                );
+            }
+            e.exit_code()
+        }
+    };
+    Ok(ExitCode::from(code))
+}
+
+async fn ctl_session(a: CtlArgs) -> Result<u8, control::mplane::client::ClientError> {
+    use control::mplane::client::{self, ClientError, Follow, MplaneClient, OutcomeKind};
+    use control::mplane::net::{Endpoint, TlsFiles};
+    use std::time::{Duration, Instant};
+    let setup = |m: String| ClientError::Setup(anyhow::anyhow!(m));
+    let secs = |v: f64, what: &str, zero_ok: bool| match Duration::try_from_secs_f64(v) {
+        Ok(d) if zero_ok || !d.is_zero() => Ok(d),
+        _ => Err(setup(format!(
+            "{what}: {v} is not a positive number of seconds"
+        ))),
+    };
+    let endpoint = Endpoint::parse(&a.url).map_err(ClientError::Setup)?;
+    let tls = match (a.cert, a.key, a.ca) {
+        (Some(cert), Some(key), Some(ca)) => Some(TlsFiles { cert, key, ca }),
+        _ => None,
+    };
+    if endpoint.tls && tls.is_none() {
+        return Err(setup(format!(
+            "{endpoint} is https: give this client's --cert and --key and the --ca that signs \
+             the server (http:// for a server without TLS)"
+        )));
+    }
+    let mut c = MplaneClient::new(&a.url, tls.as_ref())?;
+    c.set_notification_registry(&a.registry);
+    for p in &a.preload {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| setup(format!("{}: cannot read: {e}", p.display())))?;
+        let reg = control::mplane::Registry::from_json(&text)
+            .map_err(|e| setup(format!("{}: {e}", p.display())))?;
+        c.registries_mut().insert(reg);
+    }
+    let show = |o: &client::Outcome, receipt_shown: bool| {
+        if a.json {
+            out!("{:#}", o.to_json());
+            return;
+        }
+        match o.kind {
+            OutcomeKind::Receipt if receipt_shown => {}
+            OutcomeKind::Timeout => eprintln!(
+                "tstat-dpdk ctl: no result after {:.1} s; still only a receipt",
+                o.elapsed.as_secs_f64()
+            ),
+            _ => out!("{}", client::render_message(&o.reply)),
+        }
+    };
+    match a.command {
+        CtlCommand::List => {
+            let mut caps = c.capabilities().await?;
+            caps.sort_by(|x, y| x.label.cmp(&y.label));
+            if a.json {
+                let list: Vec<_> = caps
+                    .into_iter()
+                    .map(|cap| control::mplane::Message::Capability(cap).to_value())
+                    .collect();
+                out!("{:#}", serde_json::Value::Array(list));
+            } else {
+                for cap in &caps {
+                    out!("{}", client::capability_line(cap));
+                }
+            }
+            Ok(client::exit::OK)
+        }
+        CtlCommand::Show { name } => {
+            let cap = c.capability(&name).await?;
+            if a.json {
+                out!(
+                    "{}",
+                    control::mplane::Message::Capability(cap).to_json_pretty()
+                );
+            } else {
+                out!("{}", client::render_capability(&cap));
+            }
+            Ok(client::exit::OK)
+        }
+        CtlCommand::Run(r) => {
+            let when: control::mplane::When = r
+                .when
+                .parse()
+                .map_err(|e| setup(format!("--when {:?}: {e}", r.when)))?;
+            let params = client::parse_params(&r.params).map_err(setup)?;
+            let how = Follow {
+                wait: r.wait || r.interrupt_after.is_some(),
+                poll: secs(r.poll, "--poll", false)?,
+                timeout: secs(r.timeout, "--timeout", true)?,
+                interrupt_after: r
+                    .interrupt_after
+                    .map(|s| secs(s, "--interrupt-after", true))
+                    .transpose()?,
+            };
+            let cap = c.capability(&r.label).await?;
+            let spec = c.specify(&cap, when, &params, r.spec_label)?;
+            let token = spec.token.clone().unwrap_or_default();
+            if let Some(l) = spec.label.as_deref() {
+                if control::mplane::matching::base_label(l) == l {
+                    eprintln!("tstat-dpdk ctl: warning: a supervisor cannot relay label {l:?} (no -<digits> at its end)");
+                }
+            }
+            let t0 = Instant::now();
+            let first = c.send(spec).await?;
+            let receipt_shown = !a.json && first.kind() == control::mplane::Kind::Receipt;
+            if receipt_shown {
+                out!("{}", client::render_message(&first));
+            }
+            let o = c.follow(&token, first, &how, t0).await?;
+            show(&o, receipt_shown);
+            Ok(o.exit_code(true))
+        }
+        CtlCommand::Redeem {
+            token,
+            wait,
+            timeout,
+            poll,
+        } => {
+            let how = Follow {
+                wait,
+                poll: secs(poll, "--poll", false)?,
+                timeout: secs(timeout, "--timeout", true)?,
+                interrupt_after: None,
+            };
+            let t0 = Instant::now();
+            let first = c.redeem(&token).await?;
+            let o = c.follow(&token, first, &how, t0).await?;
+            show(&o, false);
+            if o.kind == OutcomeKind::Receipt {
+                eprintln!("tstat-dpdk ctl: {token}: not ready yet");
+            }
+            Ok(o.exit_code(false))
+        }
+        CtlCommand::Interrupt { token } => {
+            let t0 = Instant::now();
+            let first = c.interrupt(&token).await?;
+            let how = Follow {
+                wait: false,
+                ..Follow::default()
+            };
+            let o = c.follow(&token, first, &how, t0).await?;
+            show(&o, false);
+            Ok(o.exit_code(true))
+        }
+    }
+}
+
 /// Diagnostics go to standard error, filtered by `TSTAT_DPDK_LOG` (tracing's `EnvFilter`
 /// syntax, e.g. `debug` or `control::mplane=debug`); by default the long-running commands say
 /// what they do (`info`) and the others only what goes wrong (`warn`).
 fn init_logging(command: &Command) {
     let default = match command {
-        Command::Start(_) | Command::Plane(_) => "info",
+        Command::Start(_) | Command::Plane(_) | Command::Repository(_) => "info",
         _ => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TSTAT_DPDK_LOG")
@@ -625,14 +981,29 @@ fn init_logging(command: &Command) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // `ctl` keeps exit status 2 for "the peer answered with an exception"; its usage
+            // errors are 1, like its other local errors.
+            let ctl = std::env::args().nth(1).as_deref() == Some("ctl");
+            return ExitCode::from(match (e.use_stderr(), ctl) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) => 2,
+            });
+        }
+    };
     init_logging(&cli.command);
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Start(a) => start(a),
         Command::Status(a) => status(a, "status"),
         Command::Stop(a) => status(a, "stop"),
+        Command::Repository(a) => repository(a),
         Command::Plane(a) => plane(a),
+        Command::Ctl(a) => ctl(a),
     };
     match r {
         Ok(c) => c,

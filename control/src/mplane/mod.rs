@@ -20,6 +20,8 @@
 //! | [`net`] | mutual TLS (rustls), peer identities from certificate subjects, the HTTP/1.1 client and server | §7 |
 //! | [`rbac`] | `[Roles]` and `[Authorizations]` with the RI's substring, last-match-wins rule | §7.3 |
 //! | [`component`] | jobs, receipts, results, interrupts, redemptions; the supervisor workflow; the client-facing server | §8, §9 |
+//! | [`client`] | the client of the client-initiated workflow (`tstat-dpdk ctl`): crawling capabilities, deriving and sending specifications, redeeming, interrupting | §3.1, §6, §9 |
+//! | [`export`] | the exporters of `tstat-exporter_rrd`, `_streaming`, `_log` (the repository side is `crate::repository`) | §11 |
 //! | [`probe`] | the Tstat services of the control plane: reference-counted runtime switches, real result rows, `[mplane]` settings | §12 |
 //! | [`rows`] | result rows of the `log_*` capabilities from captured `log_tcp_complete` / `log_http_complete` lines | §3.2, §5.4, §12.2 |
 //!
@@ -47,6 +49,7 @@
 //! [`Registry::from_json`]) returns typed errors and never panics; the `mplane_message` fuzz
 //! target and the property tests of this module check it.
 
+pub mod client;
 pub mod component;
 pub mod export;
 pub mod matching;
