@@ -15,7 +15,7 @@
 //! window, turned into the capability's columns ([`super::rows`]), at most `row_limit` of them;
 //! its metadata `log.folder` names every file the window's rows went to and `log.type` says
 //! how many rows there were and how many the result leaves out. `tstat-log_rrds` reports, per
-//! family of Tstat's RRD files, which files the window updated.
+//! family of Tstat's RRD files, which files the window updated and the last average each holds.
 
 use super::component::{run_with_supervisor, Component, Job, JobOutcome, LinkStats, Offered};
 use super::component::{Service, SupervisorLink};
@@ -302,16 +302,41 @@ impl TstatService {
                 }
             }
         }
-        let row = updated
-            .iter()
-            .map(|names| {
-                if names.is_empty() {
-                    "0 files updated".to_string()
-                } else {
-                    format!("{} files updated: {}", names.len(), names.join(" "))
-                }
-            })
-            .collect();
+        // Each file with the last average it holds for the window (librrd, off the async
+        // thread).
+        let dir = self.ctx.rrd_dir.clone();
+        let (from, to) = (start.and_utc().timestamp(), end.and_utc().timestamp());
+        let row = tokio::task::spawn_blocking(move || {
+            updated
+                .iter()
+                .map(|names| {
+                    let values: Vec<String> = names
+                        .iter()
+                        .map(|n| {
+                            let last = dir.as_ref().and_then(|d| {
+                                let f = rrd_sys::fetch(&d.join(n), "AVERAGE", from - 600, to, 1)
+                                    .ok()?;
+                                f.rows
+                                    .iter()
+                                    .rev()
+                                    .find_map(|r| r.first().copied().filter(|v| v.is_finite()))
+                            });
+                            match last {
+                                Some(v) => format!("{n}={}", super::value::py_float_repr(v)),
+                                None => format!("{n}=nan"),
+                            }
+                        })
+                        .collect();
+                    if names.is_empty() {
+                        "0 files updated".to_string()
+                    } else {
+                        format!("{} files updated: {}", names.len(), values.join(" "))
+                    }
+                })
+                .collect::<Vec<String>>()
+        })
+        .await
+        .map_err(|e| format!("reading the RRD files failed: {e}"))?;
         let mut result = job.result(start, end, vec![row]);
         if let Some(d) = &self.ctx.rrd_dir {
             result
@@ -697,6 +722,86 @@ pub fn start_probe(conf: &MplaneConf, ctx: Arc<ProbeContext>) -> anyhow::Result<
 mod tests {
     use super::super::tstat::TcpColumnGroup;
     use super::*;
+
+    #[tokio::test]
+    async fn log_rrds_reports_the_files_the_window_updated_with_their_values() {
+        let dir = std::env::temp_dir().join(format!("tstat-dpdk-logrrds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let old = dir.join("tcp_old.rrd");
+        rrd_sys::create(
+            &old,
+            1,
+            now - 100,
+            &["DS:v:GAUGE:600:U:U", "RRA:AVERAGE:0.5:1:1000"],
+        )
+        .unwrap();
+        // Modified before the window: not reported.
+        let t0 = std::time::SystemTime::now() - Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(t0)
+            .unwrap();
+        let ctx = Arc::new(ProbeContext {
+            out_dir: dir.clone(),
+            state_dir: dir.clone(),
+            tls: None,
+            board: Switchboard::new(),
+            tap: Tap::new(),
+            rrd_dir: Some(dir.clone()),
+            row_limit: 10,
+        });
+        let c = tstat_component(&TstatIdentity::default(), ctx, None).unwrap();
+        let cap = c
+            .capabilities()
+            .find(|c| c.label.as_deref() == Some("tstat-log_rrds"))
+            .unwrap()
+            .clone();
+        let mut spec = super::super::matching::derive_specification(
+            &cap,
+            "now + 2s".parse().unwrap(),
+            &Default::default(),
+            0,
+            &Registries::builtin(),
+            super::super::component::now(),
+        )
+        .unwrap();
+        spec.token = Some("t".into());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let receipt = c.submit(spec, None, Some(tx));
+        assert!(
+            matches!(receipt, super::super::Message::Receipt(_)),
+            "{receipt:?}"
+        );
+        // The window (started once the job runs) updates an IP file.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let f = dir.join("ip_test_in.rrd");
+        let now = chrono::Utc::now().timestamp();
+        rrd_sys::create(
+            &f,
+            1,
+            now - 10,
+            &["DS:v:GAUGE:600:U:U", "RRA:AVERAGE:0.5:1:1000"],
+        )
+        .unwrap();
+        rrd_sys::update(
+            &f,
+            &[&format!("{}:42.5", now - 5), &format!("{}:42.5", now - 4)],
+        )
+        .unwrap();
+        let Some(super::super::Message::Result(r)) = rx.recv().await else {
+            panic!("no result");
+        };
+        let row = &r.values[0];
+        assert_eq!(row.len(), 9);
+        assert_eq!(row[1], "1 files updated: ip_test_in.rrd=42.5", "{row:?}");
+        assert!(row.iter().all(|v| !v.contains("tcp_old")), "{row:?}");
+        assert_eq!(row[2], "0 files updated");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn overlapping_leases_restore_the_file_state() {
