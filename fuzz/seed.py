@@ -40,6 +40,8 @@ Writes (corpus directories are git-ignored; files are named by their SHA-1, as l
                        onMetaData object, MP4 with mvhd/tkhd/btrt, 3GPP, fragmented MP4, AVI,
                        ASF, WebM, Ogg, MPEG, MPEG-TS/HLS, NFF bodies) behind YouTube, Vimeo,
                        Netflix, Flash-video and plain URLs, with the cfg/mode bits varied.
+  fuzz/corpus/mplane_wire/  golden log headers and rows, RRD import bodies, a capability index,
+                       an access-control INI, endpoint URLs (fuzz_targets/mplane_wire.rs)
   (fuzz/corpus/record_decode/ and fuzz/corpus/ring_read/ need the engine: see fuzz/seedgen/.)
 
 Only classic pcap input is read (both byte orders, micro- and nanosecond magic).
@@ -740,7 +742,27 @@ def handmade_video_seeds():
                                           b"HTTP/1.0 200 OK\r\nContent-Type: video/x-flv\r\n\r\n", flv_body([]))]))
 
 
+def mplane_wire_seeds():
+    """fuzz/corpus/mplane_wire/: the golden logs (header + rows) of tests/golden/, RRD import
+    bodies, a capability index page, an access-control INI, endpoint URLs."""
+    golden = os.path.join(HERE, "..", "tests", "golden")
+    for dirpath, _, files in os.walk(golden):
+        for name in files:
+            if name in ("log_tcp_complete", "log_http_complete"):
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    lines = f.read().split(b"\n")
+                write("mplane_wire", b"\n".join(lines[:6]))
+    write("mplane_wire", b'[["ip_bitrate_in.rrd", 1795319700.0, 1116.43], ["a.rrd:ds", 1, 2]]')
+    write("mplane_wire", b"<html><body><a href='/capability/5628ceb366cf23076ab131f701b6dbd0'>x</a>"
+                         b'<A HREF="https://h:1/capability/abc">y</A></body></html>')
+    write("mplane_wire", b"[Roles]\norg.mplane.SSB.Clients.Client-1 = guest\n[Authorizations]\n"
+                         b"tstat-log_rrds = guest,admin\n")
+    write("mplane_wire", b"2016_08_02_02_19.out/log_tcp_complete")
+    write("mplane_wire", b"https://[::1]:8889/prefix/")
+
+
 def main():
+    mplane_wire_seeds()
     if not os.path.isdir(PCAPS):
         sys.exit(f"no {PCAPS}")
     for name in sorted(os.listdir(PCAPS)):
@@ -756,7 +778,7 @@ def main():
     worker_seeds()
     handmade_l7_seeds()
     handmade_video_seeds()
-    for kind in ("decode", "trace", "worker", "tls", "http", "dns", "quic", "video"):
+    for kind in ("decode", "trace", "worker", "tls", "http", "dns", "quic", "video", "mplane_wire"):
         d = os.path.join(CORPUS, kind)
         print(f"{d}: {len(os.listdir(d))} files")
 

@@ -415,6 +415,28 @@ fn real_supervisor_and_client_drive_the_probe() {
     let conf_path = dir.join("probe.toml");
     std::fs::write(&conf_path, conf).unwrap();
     let out = dir.join("out");
+    // An RRD file with recent values for tstat-exporter_rrd (the probe's own RRD files get
+    // their first interval only after 5 minutes of traffic time).
+    let rrd_dir = dir.join("rrd");
+    std::fs::create_dir_all(&rrd_dir).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let test_rrd = rrd_dir.join("test_export.rrd");
+    rrd_sys::create(
+        &test_rrd,
+        300,
+        now - 3600,
+        &["DS:v:GAUGE:600:U:U", "RRA:AVERAGE:0.5:1:100"],
+    )
+    .unwrap();
+    let updates: Vec<String> = [900, 600, 300, 0]
+        .iter()
+        .map(|ago| format!("{}:7.5", now - ago))
+        .collect();
+    rrd_sys::update(
+        &test_rrd,
+        &updates.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.join("probe.log")).unwrap();
     let probe = Probe(
         Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"))
@@ -433,6 +455,10 @@ fn real_supervisor_and_client_drive_the_probe() {
             .arg(&trace)
             .args(["--replay-pps", "400", "-T"])
             .arg(&rt)
+            .arg("-R")
+            .arg(root().join("tests/rrd/rrd.conf"))
+            .arg("-r")
+            .arg(&rrd_dir)
             .env("TZ", "UTC")
             .stdout(Stdio::null())
             .stderr(log)
@@ -624,7 +650,31 @@ fn real_supervisor_and_client_drive_the_probe() {
     rconf.rrd_port = free_port();
     rconf.streaming_port = free_port();
     rconf.log_port = free_port();
-    rconf.carbon = format!("127.0.0.1:{}", free_port());
+    // Carbon's plaintext port, played by this test (a real carbon-cache receives the same
+    // lines in control/tests/export.rs).
+    let carbon = TcpListener::bind("127.0.0.1:0").unwrap();
+    rconf.carbon = carbon.local_addr().unwrap().to_string();
+    let carbon_lines = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let lines = std::sync::Arc::clone(&carbon_lines);
+        std::thread::spawn(move || {
+            use std::io::Read;
+            for conn in carbon.incoming().flatten() {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    lines
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+    }
+    let rrd_port = rconf.rrd_port;
     rconf.tls = Some(control::mplane::net::TlsFiles {
         cert: bed.pki("Repository-1.pem"),
         key: bed.pki("Repository-1-plaintext.key"),
@@ -717,6 +767,36 @@ fn real_supervisor_and_client_drive_the_probe() {
         summary.starts_with(&format!("{n} lines")),
         "{summary} vs {n} stored"
     );
+
+    // 7. tstat-exporter_rrd sends the probe's RRD values over HTTPS to the repository, which
+    //    hands them to carbon under the probe's identity.
+    let (run, rc) = bed.drive(&[
+        "run",
+        "tstat-exporter_rrd",
+        "--when",
+        "now + 3s",
+        "--param",
+        &format!("repository.url=127.0.0.1:{rrd_port}"),
+    ]);
+    assert_eq!(rc, 0, "{run}");
+    assert_eq!(run["outcome"], "result", "{run}");
+    let rows = run["reply"]["resultvalues"].as_array().unwrap().clone();
+    let summary = run["reply"]["metadata"]["log.type"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!rows.is_empty(), "values exported: {summary}");
+    for r in &rows {
+        assert_eq!(r[1], "test_export.rrd", "{summary}");
+        assert_eq!(r[2], "7.5", "{summary}");
+    }
+    wait_for("carbon's lines", Duration::from_secs(10), || {
+        carbon_lines
+            .lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("tstat.1.") && l.contains("test_export") && l.contains(" 7.5 "))
+    });
     let _ = stop_repo.send(true);
     repo_thread.join().unwrap();
 
