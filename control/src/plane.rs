@@ -507,7 +507,7 @@ pub fn run(
     let board = crate::mplane::probe::Switchboard::new();
     let mut board_seen = board.generation();
     let tap = crate::tap::Tap::new();
-    let probe = match &spec.mplane {
+    let probe: Option<Arc<crate::mplane::probe::ProbeHandle>> = match &spec.mplane {
         Some(conf) => {
             writer.set_tap(Arc::clone(&tap));
             let ctx = crate::mplane::probe::ProbeContext {
@@ -523,7 +523,10 @@ pub fn run(
                 rrd_dir: spec.rrd.as_ref().map(|r| r.1.clone()),
                 row_limit: conf.row_limit,
             };
-            Some(crate::mplane::probe::start_probe(conf, Arc::new(ctx))?)
+            Some(Arc::new(crate::mplane::probe::start_probe(
+                conf,
+                Arc::new(ctx),
+            )?))
         }
         None => None,
     };
@@ -539,6 +542,7 @@ pub fn run(
             Arc::clone(&traffic),
             spec.engine_socket.clone(),
             started,
+            probe.clone().map(|p| (p, Arc::clone(&board))),
         )?),
         None => None,
     };
@@ -710,7 +714,7 @@ pub fn run(
         true,
     )?;
     publish_metrics(&rings, &published, writer.written());
-    if let Some(p) = probe {
+    if let Some(p) = &probe {
         // Running jobs are interrupted and their results delivered before the plane ends.
         p.stop();
     }
@@ -833,9 +837,14 @@ fn metrics_server(
     traffic: Arc<crate::metrics::TrafficAccumulator>,
     engine_socket: PathBuf,
     started: Instant,
+    mplane: Option<(
+        Arc<crate::mplane::probe::ProbeHandle>,
+        Arc<crate::mplane::probe::Switchboard>,
+    )>,
 ) -> anyhow::Result<crate::metrics::MetricsServer> {
     let source = move || {
         let mut s = published.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        s.mplane = mplane.as_ref().map(|(p, b)| p.metrics(b));
         s.traffic = traffic.metrics();
         s.uptime_s = started.elapsed().as_secs_f64();
         if let Ok(v) = crate::start::request(&engine_socket, "status") {

@@ -123,6 +123,7 @@ fn snapshot_of(a: &Analysed, traffic: &TrafficAccumulator) -> MetricsSnapshot {
         traffic: traffic.metrics(),
         records_written: a.records.len() as u64,
         uptime_s: 1.5,
+        mplane: None,
     }
 }
 

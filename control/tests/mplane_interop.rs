@@ -437,13 +437,15 @@ fn real_supervisor_and_client_drive_the_probe() {
         &updates.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .unwrap();
+    let metrics_port = free_port();
     let log = std::fs::File::create(dir.join("probe.log")).unwrap();
     let probe = Probe(
         Command::new(env!("CARGO_BIN_EXE_tstat-dpdk"))
             .arg("start")
             .arg("-c")
             .arg(&conf_path)
-            .args(["--metrics", "off"])
+            .arg("--metrics")
+            .arg(format!("127.0.0.1:{metrics_port}"))
             .arg(format!("--eal={}", eal("mplane")))
             .args(["--workers", "2", "--idle", "yield", "-s"])
             .arg(&out)
@@ -800,6 +802,27 @@ fn real_supervisor_and_client_drive_the_probe() {
     let _ = stop_repo.send(true);
     repo_thread.join().unwrap();
 
+    // 8. The component's exchanges are on the Prometheus endpoint.
+    let scrape = {
+        use std::io::Read;
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        c.read_to_string(&mut body).unwrap();
+        body
+    };
+    let metric = |line: &str| -> f64 {
+        scrape
+            .lines()
+            .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line} not in the scrape:\n{scrape}"))
+    };
+    assert!(metric("tstat_mplane_exchanges_total{kind=\"registration\"}") >= 2.0);
+    assert!(metric("tstat_mplane_exchanges_total{kind=\"specification\"}") >= 4.0);
+    assert!(metric("tstat_mplane_exchanges_total{kind=\"delivered\"}") >= 8.0);
+    assert_eq!(metric("tstat_mplane_jobs"), 0.0);
+    assert_eq!(metric("tstat_mplane_switches_held"), 0.0);
     drop(probe);
     let mut f = std::fs::OpenOptions::new()
         .append(true)

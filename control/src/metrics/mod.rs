@@ -71,6 +71,29 @@ pub struct MetricsSnapshot {
     pub records_written: u64,
     /// Seconds since the appliance started.
     pub uptime_s: f64,
+    /// The mPlane component, when one runs.
+    pub mplane: Option<MplaneMetrics>,
+}
+
+/// What the mPlane component did (totals) and holds (gauges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MplaneMetrics {
+    /// Successful registrations with the supervisor.
+    pub registrations: u64,
+    /// Polls the supervisor answered.
+    pub polls: u64,
+    /// Specifications received from the supervisor.
+    pub specifications: u64,
+    /// Interrupts received from the supervisor.
+    pub interrupts: u64,
+    /// Receipts, results and exceptions the supervisor took.
+    pub delivered: u64,
+    /// Exchanges with the supervisor that failed.
+    pub failures: u64,
+    /// Jobs running now.
+    pub jobs_running: u64,
+    /// Runtime switches held by jobs now (a switch held by two jobs counts once).
+    pub switches_held: u64,
 }
 
 /// Counters and gauges of one core. Counters are totals since the start; the `flows_open_*`

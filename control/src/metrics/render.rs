@@ -5,7 +5,9 @@
 //! a port disappears). A few hundred series cost microseconds; scrapes come every few seconds.
 
 use super::MetricsSnapshot;
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The `Content-Type` of the exposition text (format 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -31,6 +33,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// | `tstat_records_written_total` | counter | |
 /// | `tstat_uptime_seconds` | gauge | |
 /// | `tstat_build_info` | gauge (1) | `version` |
+/// | `tstat_mplane_exchanges_total` | counter | `kind` (with an mPlane component) |
+/// | `tstat_mplane_jobs`, `tstat_mplane_switches_held` | gauge | (with an mPlane component) |
 pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
     let r = Registry::new();
     let core = &["core"];
@@ -237,6 +241,38 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         .set(1);
     r.register(Box::new(info))?;
 
+    if let Some(m) = &s.mplane {
+        let ex = counter_vec(
+            &r,
+            "tstat_mplane_exchanges_total",
+            concat!(
+                "The mPlane component's exchanges with its supervisor, by kind: registration, ",
+                "poll, specification, interrupt, delivered (receipts, results, exceptions), ",
+                "failure."
+            ),
+            &["kind"],
+        )?;
+        for (k, v) in [
+            ("registration", m.registrations),
+            ("poll", m.polls),
+            ("specification", m.specifications),
+            ("interrupt", m.interrupts),
+            ("delivered", m.delivered),
+            ("failure", m.failures),
+        ] {
+            ex.get_metric_with_label_values(&[k])?.inc_by(v);
+        }
+        let jobs = IntGauge::new("tstat_mplane_jobs", "mPlane jobs running now.")?;
+        jobs.set(gauge_value(m.jobs_running));
+        r.register(Box::new(jobs))?;
+        let held = IntGauge::new(
+            "tstat_mplane_switches_held",
+            "Runtime switches mPlane jobs hold on now.",
+        )?;
+        held.set(gauge_value(m.switches_held));
+        r.register(Box::new(held))?;
+    }
+
     TextEncoder::new().encode_to_string(&r.gather())
 }
 
@@ -395,6 +431,16 @@ mod tests {
             },
             records_written: 44,
             uptime_s: 12.5,
+            mplane: Some(crate::metrics::MplaneMetrics {
+                registrations: 5,
+                polls: 60,
+                specifications: 7,
+                interrupts: 2,
+                delivered: 15,
+                failures: 1,
+                jobs_running: 3,
+                switches_held: 4,
+            }),
         }
     }
 
@@ -519,6 +565,18 @@ mod tests {
         );
         assert_eq!(v("tstat_records_written_total", &[]), 44.0);
         assert_eq!(v("tstat_uptime_seconds", &[]), 12.5);
+        for (kind, n) in [
+            ("registration", 5.0),
+            ("poll", 60.0),
+            ("specification", 7.0),
+            ("interrupt", 2.0),
+            ("delivered", 15.0),
+            ("failure", 1.0),
+        ] {
+            assert_eq!(v("tstat_mplane_exchanges_total", &[("kind", kind)]), n);
+        }
+        assert_eq!(v("tstat_mplane_jobs", &[]), 3.0);
+        assert_eq!(v("tstat_mplane_switches_held", &[]), 4.0);
         assert_eq!(
             v(
                 "tstat_build_info",
@@ -526,8 +584,8 @@ mod tests {
             ),
             1.0
         );
-        // 2 cores × 17 series, 5 port series, 3 + 2 traffic series, 3 scalars.
-        assert_eq!(s.len(), 2 * 17 + 5 + 5 + 3, "{text}");
+        // 2 cores × 17 series, 5 port series, 3 + 2 traffic series, 3 scalars, 6 + 2 mPlane.
+        assert_eq!(s.len(), 2 * 17 + 5 + 5 + 3 + 8, "{text}");
     }
 
     #[test]
@@ -547,7 +605,7 @@ mod tests {
             assert_eq!(ty, want, "{}", sample.name);
             assert!(sample.name.starts_with("tstat_"), "{}", sample.name);
         }
-        assert_eq!(meta.len(), 17, "{meta:?}");
+        assert_eq!(meta.len(), 20, "{meta:?}");
     }
 
     #[test]

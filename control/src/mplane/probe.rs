@@ -612,19 +612,39 @@ impl MplaneConf {
 /// The running mPlane component of the control plane.
 pub struct ProbeHandle {
     stop: tokio::sync::watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The workflow's counters.
     pub stats: Arc<Mutex<LinkStats>>,
     /// The address the client-initiated server listens on.
     pub listening: Option<std::net::SocketAddr>,
+    /// The component (its jobs).
+    pub component: Arc<Component>,
+}
+
+impl ProbeHandle {
+    /// The component's counters for the metrics endpoint.
+    pub fn metrics(&self, board: &Switchboard) -> crate::metrics::MplaneMetrics {
+        let s = *self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        crate::metrics::MplaneMetrics {
+            registrations: s.registrations,
+            polls: s.polls,
+            specifications: s.specifications,
+            interrupts: s.interrupts,
+            delivered: s.delivered,
+            failures: s.failures,
+            jobs_running: self.component.running() as u64,
+            switches_held: board.held().len() as u64,
+        }
+    }
 }
 
 impl ProbeHandle {
     /// Interrupts the running jobs, delivers their results (for at most a few seconds) and
     /// stops.
-    pub fn stop(mut self) {
+    pub fn stop(&self) {
         let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -641,6 +661,7 @@ pub fn start_probe(conf: &MplaneConf, ctx: Arc<ProbeContext>) -> anyhow::Result<
         None => None,
     };
     let component = tstat_component(&identity, ctx, rbac)?;
+    let handle_component = Arc::clone(&component);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -712,9 +733,10 @@ pub fn start_probe(conf: &MplaneConf, ctx: Arc<ProbeContext>) -> anyhow::Result<
         .context("mplane: cannot start its thread")?;
     Ok(ProbeHandle {
         stop: stop_tx,
-        thread: Some(thread),
+        thread: Mutex::new(Some(thread)),
         stats,
         listening,
+        component: handle_component,
     })
 }
 
