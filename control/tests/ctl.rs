@@ -10,14 +10,18 @@
 //! `--json`) and exit status (0 ok, 1 error, 2 exception, 3 timeout, 4 no such capability,
 //! 5 not ready). Runs use `tstat-log_rrds` (nine result columns).
 
+#[path = "common/pki.rs"]
+mod pki;
+
 use control::mplane::component::{client_handler, Component, Job, JobOutcome, Offered, Service};
 use control::mplane::matching::base_label;
 use control::mplane::net::{self, Handler, Reply, Request, ServerLimits, TlsFiles};
 use control::mplane::tstat::{capabilities, TstatAction, TstatCapability, TstatIdentity};
 use control::mplane::{Registries, When};
+use pki::TestPki;
 use serde_json::Value as Json;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Command;
 use std::sync::Arc;
@@ -602,107 +606,20 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-
-/// A CA, a server and a client certificate it signs, and a self-signed stranger.
-fn make_pki(dir: &Path) {
-    std::fs::write(
-        dir.join("openssl.cnf"),
-        "[ req ]\ndistinguished_name = req_dn\n[ req_dn ]\n[ v3_ca ]\n\
-         basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier = hash\n",
-    )
-    .unwrap();
-    let self_signed = |name: &str, subj: &str| {
-        let mut args = vec![
-            "req",
-            "-x509",
-            "-config",
-            "openssl.cnf",
-            "-extensions",
-            "v3_ca",
-        ];
-        args.extend(EC);
-        let key = format!("{name}.key");
-        let pem = format!("{name}.pem");
-        args.extend([
-            "-nodes", "-sha256", "-days", "2", "-subj", subj, "-keyout", &key, "-out", &pem,
-        ]);
-        openssl(dir, &args);
+#[test]
+fn mutual_tls() {
+    let dir = scratch("pki");
+    // A CA, a server and a client certificate it signs, and a self-signed stranger.
+    let Some(pki) = TestPki::new(&dir) else {
+        eprintln!("ctl: no openssl command; the TLS test is skipped");
+        return;
     };
-    self_signed("ca", "/DC=org/DC=mplane/OU=Root-CA/CN=Root-CA-1");
-    self_signed("stranger", "/DC=org/DC=elsewhere/CN=Stranger-1");
-    let issue = |name: &str, subj: &str| {
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let ext = format!("{name}.ext");
-        let pem = format!("{name}.pem");
-        let mut args = vec!["req", "-new", "-config", "openssl.cnf"];
-        args.extend(EC);
-        args.extend([
-            "-nodes", "-sha256", "-subj", subj, "-keyout", &key, "-out", &csr,
-        ]);
-        openssl(dir, &args);
-        std::fs::write(
-            dir.join(&ext),
-            "basicConstraints = critical,CA:FALSE\n\
-             keyUsage = critical,digitalSignature,keyEncipherment\n\
-             extendedKeyUsage = serverAuth,clientAuth\n\
-             subjectAltName = DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-CAserial",
-                "ca.srl",
-                "-sha256",
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-                "-out",
-                &pem,
-            ],
-        );
-    };
-    issue(
+    pki.self_signed("stranger", "/DC=org/DC=elsewhere/CN=Stranger-1");
+    pki.issue(
         "probe",
         "/DC=org/DC=mplane/O=Polito/OU=Probes/CN=Tstat-DPDK-1",
     );
-    issue("client", "/DC=org/DC=mplane/O=SSB/OU=Clients/CN=Client-1");
-}
-
-#[test]
-fn mutual_tls() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("ctl: no openssl command; the TLS test is skipped");
-        return;
-    }
-    let dir = scratch("pki");
-    make_pki(&dir);
+    pki.issue("client", "/DC=org/DC=mplane/O=SSB/OU=Clients/CN=Client-1");
     let p = |f: &str| dir.join(f).display().to_string();
     let s = Server::start(
         Some(TlsFiles {

@@ -10,12 +10,16 @@
 //! (`whisper-fetch`), installed by `scripts/setup.sh`; without them it says so and returns.
 //! Everything listens on ephemeral loopback ports and writes in temporary directories.
 
+#[path = "common/pki.rs"]
+mod pki;
+
 use control::mplane::export::streaming::StreamEnd;
 use control::mplane::export::{
     export_logs, export_rrd, stream_logs, LogExportConfig, RrdExportConfig, StreamingConfig,
 };
 use control::mplane::net::{Endpoint, HttpClient, TlsFiles};
 use control::repository::{Repository, RepositoryConf, RepositoryStats};
+use pki::TestPki;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,21 +48,8 @@ struct Pki {
 
 const PROBE_IDENTITY: &str = "org.mplane.SSB.Components.Tstat-7";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn make_pki() -> Option<Pki> {
-    if Command::new("openssl").arg("version").output().is_err() {
+    if !pki::have_openssl() {
         return None;
     }
     // The PKI lives as long as the test process (every test may use it): remove those of
@@ -76,99 +67,13 @@ fn make_pki() -> Option<Pki> {
         }
     }
     let dir = scratch("pki");
-    std::fs::write(
-        dir.join("openssl.cnf"),
-        "[ req ]\ndistinguished_name = req_dn\n[ req_dn ]\n[ v3_ca ]\n\
-         basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier = hash\n",
-    )
-    .unwrap();
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-config",
-            "openssl.cnf",
-            "-extensions",
-            "v3_ca",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-sha256",
-            "-days",
-            "2",
-            "-subj",
-            "/DC=org/DC=mplane/OU=Root-CA/CN=Root-CA-1",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    let issue = |name: &str, subj: &str| {
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-new",
-                "-config",
-                "openssl.cnf",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-sha256",
-                "-subj",
-                subj,
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-            ],
-        );
-        std::fs::write(
-            dir.join(format!("{name}.ext")),
-            "basicConstraints = critical,CA:FALSE\n\
-             keyUsage = critical,digitalSignature,keyEncipherment\n\
-             extendedKeyUsage = serverAuth,clientAuth\n\
-             subjectAltName = DNS:localhost,IP:127.0.0.1\n",
-        )
-        .unwrap();
-        openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-CAserial",
-                "ca.srl",
-                "-sha256",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.ext"),
-                "-out",
-                &format!("{name}.pem"),
-            ],
-        );
-        TlsFiles {
-            cert: dir.join(format!("{name}.pem")),
-            key: dir.join(format!("{name}.key")),
-            ca: dir.join("ca.pem"),
-        }
-    };
+    let pki = TestPki::new(&dir)?;
     Some(Pki {
-        repository: issue(
+        repository: pki.issue(
             "repository",
             "/DC=org/DC=mplane/O=SSB/OU=Repositories/CN=Repository-1",
         ),
-        probe: issue("probe", "/DC=org/DC=mplane/O=SSB/OU=Components/CN=Tstat-7"),
+        probe: pki.issue("probe", "/DC=org/DC=mplane/O=SSB/OU=Components/CN=Tstat-7"),
     })
 }
 

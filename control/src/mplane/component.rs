@@ -377,10 +377,9 @@ async fn post_message(
     path: &str,
     msg: &Message,
 ) -> anyhow::Result<super::net::HttpReply> {
-    let r = client
+    client
         .request("POST", path, Some(CONTENT_TYPE), msg.to_json().into_bytes())
-        .await?;
-    Ok(r)
+        .await
 }
 
 /// Runs the component-initiated workflow against one supervisor until `stop` turns true;
