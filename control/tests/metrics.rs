@@ -30,6 +30,13 @@ fn trace() -> PathBuf {
         .join(TRACE)
 }
 
+/// The tests of this file take loopback ports one at a time: a port one test has just freed
+/// (and checks is closed) must not be taken meanwhile by another test's server.
+fn ports() -> std::sync::MutexGuard<'static, ()> {
+    static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PORTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -140,6 +147,7 @@ fn fixed(packets: u64) -> Arc<dyn MetricsSource> {
 
 #[test]
 fn routes_answer_as_documented() {
+    let _ports = ports();
     let server = MetricsServer::spawn(loopback(), fixed(5)).unwrap();
     let addr = server.local_addr();
     assert_ne!(addr.port(), 0);
@@ -183,6 +191,7 @@ fn routes_answer_as_documented() {
 
 #[test]
 fn every_scrape_renders_a_fresh_snapshot() {
+    let _ports = ports();
     let calls = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&calls);
     let source: Arc<dyn MetricsSource> = Arc::new(move || MetricsSnapshot {
@@ -202,6 +211,7 @@ fn every_scrape_renders_a_fresh_snapshot() {
 
 #[test]
 fn bind_errors_name_the_address() {
+    let _ports = ports();
     let taken = std::net::TcpListener::bind(loopback()).unwrap();
     let addr = taken.local_addr().unwrap();
     let err = MetricsServer::spawn(addr, fixed(0)).expect_err("the port is taken");
@@ -212,6 +222,7 @@ fn bind_errors_name_the_address() {
 
 #[test]
 fn shutdown_closes_the_listener_and_joins() {
+    let _ports = ports();
     let server = MetricsServer::spawn(loopback(), fixed(1)).unwrap();
     let addr = server.local_addr();
     // A kept-alive connection must not hold the shutdown up.
@@ -232,6 +243,7 @@ fn shutdown_closes_the_listener_and_joins() {
 
 #[test]
 fn prometheus_scrapes_the_counters_of_a_real_trace() {
+    let _ports = ports();
     let path = trace();
     let packets = pcap_records(&path);
     assert!(packets > 50, "{TRACE}: {packets} records");
