@@ -430,6 +430,71 @@ async fn streaming_to_a_plain_2015_listener() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// A stop that comes while the last acknowledgement is on its way: the lines already written
+/// wait (up to `stop_grace`) for it, so the count is what the repository stored; a repository
+/// that never acknowledges leaves them counted as undelivered after the grace.
+#[tokio::test]
+async fn streaming_stop_waits_for_the_last_acknowledgement() {
+    let d = scratch("stream-stop");
+    let logs = d.join("out");
+    let dir = logs.join("2026_11_22_13_00.out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 500usize;
+    let text: String = (0..n).map(|i| row(4, i)).collect();
+    std::fs::write(dir.join("log_tcp_complete"), &text).unwrap();
+    for ack_late in [true, false] {
+        // An acknowledging repository that answers only 400 ms after the last line arrived,
+        // or never.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (all_in, all_in_rx) = std::sync::mpsc::channel::<()>();
+        let repo = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"ACK 0\n").unwrap();
+            let mut seen = 0usize;
+            let mut buf = [0u8; 65536];
+            while seen < n {
+                let k = s.read(&mut buf).unwrap();
+                assert!(k > 0, "closed after {seen} lines");
+                seen += buf[..k].iter().filter(|&&b| b == b'\n').count();
+            }
+            all_in.send(()).unwrap();
+            if ack_late {
+                std::thread::sleep(Duration::from_millis(400));
+                s.write_all(format!("ACK {n}\n").as_bytes()).unwrap();
+            }
+            // Hold the connection until the exporter closes it.
+            let _ = s.read(&mut buf);
+        });
+        let (tx, rx) = watch::channel(false);
+        let mut cfg = fast_streaming(addr, &logs, Duration::from_secs(60));
+        cfg.stop_grace = Duration::from_secs(2);
+        let run = tokio::spawn(stream_logs(cfg, rx));
+        tokio::task::spawn_blocking(move || all_in_rx.recv_timeout(Duration::from_secs(20)))
+            .await
+            .unwrap()
+            .expect("the repository received every line");
+        let t = Instant::now();
+        tx.send(true).unwrap();
+        let s = run.await.unwrap();
+        assert_eq!(s.end, StreamEnd::Stopped);
+        assert!(s.acknowledged);
+        if ack_late {
+            assert_eq!((s.lines, s.undelivered), (n as u64, 0), "{s:?}");
+        } else {
+            assert_eq!((s.lines, s.undelivered), (0, n as u64), "{s:?}");
+            assert!(
+                t.elapsed() >= Duration::from_millis(1900),
+                "{:?}",
+                t.elapsed()
+            );
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        repo.join().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 #[tokio::test]
 async fn streaming_ends_on_idle_and_refuses_bad_settings() {
     let d = scratch("stream-idle");

@@ -47,6 +47,9 @@
 //! **End.** When `stop` turns true (the scope's end or an interrupt), or after
 //! [`StreamingConfig::idle_timeout`] (`(log.time + 1)` minutes) without a new line once
 //! everything read was delivered (or [`StreamingConfig::drain_grace`] later regardless).
+//! At `stop` the log is not read further, but lines already written to an acknowledging
+//! repository wait up to [`StreamingConfig::stop_grace`] for their acknowledgement, so the
+//! summary's count is what the repository stored rather than a race with its last `ACK`.
 
 use super::{out_dir_key, out_dirs, until_stopped, worth_warning};
 use std::collections::VecDeque;
@@ -73,6 +76,9 @@ pub struct StreamingConfig {
     /// Once idle, how long undelivered lines may still be tried before ending anyway.
     /// Default 10 s.
     pub drain_grace: Duration,
+    /// At `stop`, how long lines already written on an acknowledging connection may wait for
+    /// their acknowledgement before the export ends (nothing more is read). Default 2 s.
+    pub stop_grace: Duration,
     /// Time between connection attempts. Default 2 s (§11.2).
     pub reconnect_interval: Duration,
     /// Time allowed for the TCP connect. Default 10 s.
@@ -103,6 +109,7 @@ impl StreamingConfig {
             log_type: log_type.into(),
             idle_timeout: Duration::from_secs(log_time_min.saturating_add(1).saturating_mul(60)),
             drain_grace: Duration::from_secs(10),
+            stop_grace: Duration::from_secs(2),
             reconnect_interval: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(10),
             ack_wait: Duration::from_millis(300),
@@ -860,6 +867,24 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// At the end: waits up to `grace` for the acknowledgement of the lines already written
+    /// (an acknowledging repository only; nothing new is written).
+    async fn settle(&mut self, out: &mut Outbox, s: &mut StreamingSummary, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.acks && out.written > 0 {
+            match tokio::time::timeout_at(deadline, self.stream.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
+            }
+            if let Err(e) = self.read(out, s) {
+                tracing::debug!("streaming: at the end, connection to the repository: {e}");
+                return;
+            }
+        }
+    }
+}
+
 /// Resolves when the connection is ready for `interest`; never without a connection.
 async fn ready(conn: Option<&Conn>, interest: Interest) {
     match conn {
@@ -1000,6 +1025,9 @@ pub async fn stream_logs(
         // The end?
         if *stop.borrow() {
             s.end = StreamEnd::Stopped;
+            if let Some(c) = conn.as_mut() {
+                c.settle(&mut out, &mut s, cfg.stop_grace).await;
+            }
             break;
         }
         let idle = last_line.elapsed();
