@@ -22,6 +22,7 @@ use crate::histo::rrd::{RrdConf, RrdSender, RrdSummary, RrdWriter};
 use crate::histo::{HistoOutput, HistoSpec};
 use crate::logs::video::VideoLevel;
 use crate::output::LogSet;
+use crate::render::{render_parallel, Rendered, Renderer};
 use anyhow::{bail, Context};
 use engine::config::EngineConfig;
 use engine::l7::dns::{DnsEntry, DnsSnoop};
@@ -47,6 +48,8 @@ pub struct Options {
     pub engine: EngineConfig,
     /// Worker threads.
     pub workers: usize,
+    /// Threads formatting the logs' rows (the writer's included).
+    pub format_threads: usize,
     /// Treat all files as one trace (`-c`).
     pub concat: bool,
     /// gzip the logs (`-Z`).
@@ -275,9 +278,10 @@ impl Pipeline {
             workers.push(handle);
         }
         let histo_out = histo.map(|h| HistoOutput::new(logs.dir().to_path_buf(), h.clone(), n));
+        let format_threads = opts.format_threads;
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_logs(logs, consumers, histo_out, rrd))
+            .spawn(move || write_logs(logs, consumers, histo_out, rrd, format_threads))
             .expect("spawning the writer thread");
         Pipeline {
             inputs,
@@ -395,40 +399,59 @@ fn backoff(idle: &mut u32) {
     }
 }
 
+/// Records the writer takes from the rings at once, at most: rendered on the format threads,
+/// then written in order.
+const WRITE_BATCH: usize = 8192;
+
 fn write_logs(
     mut logs: LogSet,
     mut rings: Vec<rtrb::Consumer<FlowRecord>>,
     mut histo: Option<HistoOutput>,
     rrd: Option<RrdSender>,
+    format_threads: usize,
 ) -> anyhow::Result<Vec<PathBuf>> {
+    let mut renderers: Vec<Renderer> = (0..format_threads.max(1))
+        .map(|_| Renderer::new(logs.render_conf().clone()))
+        .collect();
+    let mut batch: Vec<FlowRecord> = Vec::with_capacity(WRITE_BATCH);
+    let mut rendered: Vec<Rendered> = Vec::new();
+    // Each ring's share of a batch, so that a busy worker does not starve the others' rings.
+    let share = (WRITE_BATCH / rings.len().max(1)).max(256);
     let mut idle = 0u32;
     loop {
-        let mut any = false;
         let mut all_done = true;
         for r in rings.iter_mut() {
             let done = r.is_abandoned();
-            while let Ok(rec) = r.pop() {
-                any = true;
-                match (&rec, &mut histo) {
+            let take = r.slots().min(share);
+            if let Ok(chunk) = r.read_chunk(take) {
+                batch.extend(chunk);
+            }
+            all_done &= done && r.is_empty();
+        }
+        if !batch.is_empty() {
+            idle = 0;
+            let pieces = render_parallel(&mut renderers, &batch, &mut rendered, |r, rec, out| {
+                r.render(rec, out)
+            });
+            let rows = rendered[..pieces].iter().flat_map(|p| p.records());
+            for (rec, (of, ())) in batch.iter().zip(rows) {
+                match (rec, &mut histo) {
                     (FlowRecord::Histo(c), Some(h)) => {
                         if let (Some(iv), Some(r)) = (h.chunk(c)?, &rrd) {
                             // Offline nothing is dropped: wait for room in the queue.
                             r.send_wait(Arc::new(iv));
                         }
                     }
-                    _ => logs.write(&rec)?,
+                    _ => logs.write_rows(of)?,
                 }
             }
-            all_done &= done;
+            batch.clear();
+            continue;
         }
         if all_done {
             break;
         }
-        if any {
-            idle = 0;
-        } else {
-            backoff(&mut idle);
-        }
+        backoff(&mut idle);
     }
     logs.finish()?;
     match histo {

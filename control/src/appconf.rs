@@ -99,6 +99,8 @@ pub struct RawControl {
     /// Prometheus endpoint of the control plane, `address:port` (default `127.0.0.1:9464`;
     /// `"off"`: none).
     pub metrics: Option<String>,
+    /// Threads of the control plane formatting log rows (default 2).
+    pub format_threads: Option<usize>,
 }
 
 /// `[mplane]`: the built-in mPlane component (none of `supervisor` and `listen`: off).
@@ -232,6 +234,8 @@ pub struct AppConfig {
     pub user: Option<String>,
     /// Prometheus endpoint.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Threads of the control plane formatting log rows.
+    pub format_threads: usize,
     /// The mPlane component, when configured.
     pub mplane: Option<crate::mplane::probe::MplaneConf>,
 }
@@ -272,6 +276,10 @@ impl AppConfig {
                 anyhow::anyhow!("control.metrics: {a:?} is not address:port (or \"off\")")
             })?),
         };
+        let format_threads = raw.control.format_threads.unwrap_or(2);
+        if !(1..=64).contains(&format_threads) {
+            bail!("control.format_threads: {format_threads} is not within 1..=64");
+        }
         let flush_s = raw.output.flush_interval_s.unwrap_or(300);
         if flush_s == 0 {
             bail!("output.flush_interval_s must be at least 1");
@@ -329,6 +337,7 @@ impl AppConfig {
                 .unwrap_or_else(|| PathBuf::from("/run/tstat-dpdk")),
             user: raw.control.user,
             metrics,
+            format_threads,
             mplane: crate::mplane::probe::MplaneConf::from_raw(raw.mplane)?,
         })
     }

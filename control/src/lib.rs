@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod mplane;
 pub mod output;
 pub mod plane;
+pub mod render;
 pub mod repository;
 pub mod start;
 #[cfg(feature = "dpdk")]
@@ -23,3 +24,5 @@ mod start_dpdk;
 mod start_pcap;
 pub mod supervise;
 pub mod tap;
+#[cfg(test)]
+mod testutil;

@@ -214,12 +214,17 @@ impl LiveWriter {
         Ok(w)
     }
 
-    /// Writes one record emitted at packet time `now` (the packet being analysed when its
-    /// flow ended) into the directory current at that time.
-    pub fn write_at(&mut self, rec: &FlowRecord, now: Timestamp) -> anyhow::Result<()> {
-        self.advance(now.max(record_time(rec)))?;
+    /// Writes the rows of one record emitted at packet time `at` (the later of its emission
+    /// and its flow's last packet), rendered with the switches in force
+    /// ([`crate::render::RenderConf::new`] of [`LiveWriter::runtime`]).
+    pub fn write_rows_at(
+        &mut self,
+        at: Timestamp,
+        rows: crate::render::RowsOf<'_>,
+    ) -> anyhow::Result<()> {
+        self.advance(at)?;
         if let Some(l) = &mut self.logs {
-            l.write(rec)?;
+            l.write_rows(rows)?;
             self.written += 1;
         }
         Ok(())
@@ -305,32 +310,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
     }
 
-    /// Records of a bundled trace, every kind on.
-    fn trace_records() -> Vec<FlowRecord> {
-        use engine::config::EngineConfig;
-        use engine::worker::{FullPolicy, Worker};
-        let cfg = EngineConfig {
-            http_log: true,
-            dns_log: true,
-            tcp_periodic: true,
-            udp_periodic: true,
-            ..EngineConfig::default()
-        };
-        let mut w = Worker::new(std::sync::Arc::new(cfg), Vec::new(), FullPolicy::Drop);
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/pcaps/zeek__wikipedia.pcap");
-        let mut tf = engine::source::TraceFile::open(&path).unwrap();
-        let mut last = Timestamp::ZERO;
-        while let Some(b) = tf.next_batch(256).unwrap() {
-            for p in &b.packets {
-                w.process(p.ts, p.link, b.data(p));
-                last = p.ts;
-            }
-        }
-        w.finish(last);
-        w.into_sink()
-    }
-
     fn all_logs(root: &Path, gzip: bool) -> std::collections::BTreeMap<String, String> {
         use std::io::Read;
         let mut out = std::collections::BTreeMap::new();
@@ -362,7 +341,7 @@ mod tests {
 
     #[test]
     fn a_writer_resumed_from_a_checkpoint_writes_what_an_uninterrupted_one_does() {
-        let recs = trace_records();
+        let recs = crate::testutil::trace_records("zeek__wikipedia.pcap");
         assert!(recs.len() > 20, "{} records", recs.len());
         let rt = crate::conf::Runtime {
             logs: crate::conf::LogSwitches {

@@ -318,6 +318,11 @@ struct AnalyzeArgs {
     /// Worker threads (default: every core)
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    /// Threads formatting log rows, the writer's included (default: every core, at most 8).
+    /// Formatting is most of the writer's work; with every log on, one thread is slower than
+    /// one worker
+    #[arg(long, value_name = "N")]
+    format_threads: Option<usize>,
     /// Do not show a progress bar
     #[arg(long)]
     quiet: bool,
@@ -358,12 +363,20 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .map(|n| n.get())
             .unwrap_or(1),
     };
+    let format_threads = match a.format_threads {
+        Some(0) => anyhow::bail!("--format-threads must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get().min(8))
+            .unwrap_or(1),
+    };
     let opts = Options {
         files: a.files,
         out_root: a.out,
         runtime,
         engine,
         workers,
+        format_threads,
         concat: a.concat,
         gzip: a.gzip,
         logs: !a.no_logs,

@@ -5,9 +5,9 @@
 //! carry anonymised addresses.
 
 use crate::conf::Runtime;
-use crate::cryptopan::{Anonymizer, CryptoConfig};
-use crate::logs::video::VideoLevel;
-use crate::logs::{self, TcpLevel};
+use crate::cryptopan::CryptoConfig;
+use crate::logs;
+use crate::render::{LogId, RenderConf, Rendered, Renderer, RowsOf};
 use anyhow::Context;
 use chrono::TimeZone;
 use engine::record::FlowRecord;
@@ -155,20 +155,12 @@ impl LogFile {
 /// The open logs of one output directory.
 pub struct LogSet {
     dir: PathBuf,
-    tcp_level: TcpLevel,
-    tcp_complete: Option<LogFile>,
-    tcp_nocomplete: Option<LogFile>,
-    udp_complete: Option<LogFile>,
-    http_complete: Option<LogFile>,
-    dns_complete: Option<LogFile>,
-    tcp_periodic: Option<LogFile>,
-    udp_periodic: Option<LogFile>,
-    video_complete: Option<LogFile>,
-    video_level: VideoLevel,
-    httplog_full_url: u8,
+    /// The logs rows go to, by [`LogId`] index.
+    files: [Option<LogFile>; LogId::COUNT],
+    /// Logs Tstat creates with their header and this engine never writes a row to.
     others: Vec<LogFile>,
-    line: Vec<u8>,
-    anon: Option<Anonymizer>,
+    renderer: Renderer,
+    scratch: Rendered,
     tap: Option<LogTap>,
 }
 
@@ -249,84 +241,37 @@ impl LogSet {
         crypto: Option<&CryptoConfig>,
         open: impl Fn(&str, &str) -> anyhow::Result<LogFile>,
     ) -> anyhow::Result<LogSet> {
+        let conf = RenderConf::new(rt, enabled, crypto);
+        let mut files: [Option<LogFile>; LogId::COUNT] = Default::default();
+        for log in LogId::ALL.into_iter().filter(|l| conf.on(*l)) {
+            let header = match log {
+                LogId::TcpComplete => logs::tcp_header(rt.tcp_level, true),
+                LogId::TcpNocomplete => logs::tcp_header(rt.tcp_level, false),
+                LogId::VideoComplete => logs::video::video_header(rt.video_level),
+                l => logs::static_header(l.name())
+                    .expect("every log name has a header")
+                    .to_string(),
+            };
+            files[log as usize] = Some(open(log.name(), &header)?);
+        }
         let l = &rt.logs;
-        let on = |b: bool| enabled && b;
-        let tcp_complete = if on(l.tcp_complete) {
-            Some(open(
-                "log_tcp_complete",
-                &logs::tcp_header(rt.tcp_level, true),
-            )?)
-        } else {
-            None
-        };
-        let tcp_nocomplete = if on(l.tcp_nocomplete) {
-            Some(open(
-                "log_tcp_nocomplete",
-                &logs::tcp_header(rt.tcp_level, false),
-            )?)
-        } else {
-            None
-        };
-        let hdr = |n: &str| logs::static_header(n).expect("every log name below has a header");
-        let udp_complete = if on(l.udp_complete) {
-            Some(open("log_udp_complete", hdr("log_udp_complete"))?)
-        } else {
-            None
-        };
-        let http_complete = if on(l.http_complete) {
-            Some(open("log_http_complete", hdr("log_http_complete"))?)
-        } else {
-            None
-        };
-        let dns_complete = if on(l.dns_complete) {
-            Some(open("log_dns_complete", hdr("log_dns_complete"))?)
-        } else {
-            None
-        };
-        let tcp_periodic = if on(l.tcp_periodic) {
-            Some(open("log_tcp_periodic", hdr("log_tcp_periodic"))?)
-        } else {
-            None
-        };
-        let udp_periodic = if on(l.udp_periodic) {
-            Some(open("log_udp_periodic", hdr("log_udp_periodic"))?)
-        } else {
-            None
-        };
-        let video_complete = if on(l.video_complete) {
-            Some(open(
-                "log_video_complete",
-                &logs::video::video_header(rt.video_level),
-            )?)
-        } else {
-            None
-        };
         let mut others = Vec::new();
         for (name, wanted) in [
             ("log_mm_complete", l.mm_complete),
             ("log_chat_complete", l.chat_complete),
             ("log_chat_messages", l.chat_messages),
         ] {
-            if on(wanted) {
-                others.push(open(name, hdr(name))?);
+            if enabled && wanted {
+                let header = logs::static_header(name).expect("every log name has a header");
+                others.push(open(name, header)?);
             }
         }
         Ok(LogSet {
             dir,
-            tcp_level: rt.tcp_level,
-            tcp_complete,
-            tcp_nocomplete,
-            udp_complete,
-            http_complete,
-            dns_complete,
-            tcp_periodic,
-            udp_periodic,
-            video_complete,
-            video_level: rt.video_level,
-            httplog_full_url: rt.httplog_full_url,
+            files,
             others,
-            line: Vec::with_capacity(4096),
-            anon: crypto.map(Anonymizer::new),
+            renderer: Renderer::new(conf),
+            scratch: Rendered::default(),
             tap: None,
         })
     }
@@ -336,7 +281,9 @@ impl LogSet {
     pub fn set_tap(&mut self, tap: std::sync::Arc<crate::tap::Tap>) {
         self.tap = Some(LogTap {
             tap,
-            tcp_header: logs::tcp_header(self.tcp_level, true).trim_end().into(),
+            tcp_header: logs::tcp_header(self.renderer.conf().tcp_level, true)
+                .trim_end()
+                .into(),
             http_header: logs::static_header("log_http_complete")
                 .unwrap_or("")
                 .trim_end()
@@ -349,114 +296,53 @@ impl LogSet {
         &self.dir
     }
 
+    /// What its rows are formatted with: a [`Renderer`] of this configuration renders rows
+    /// [`LogSet::write_rows`] takes.
+    pub fn render_conf(&self) -> &RenderConf {
+        self.renderer.conf()
+    }
+
     /// Writes one flow record to the log it belongs to.
     pub fn write(&mut self, rec: &FlowRecord) -> anyhow::Result<()> {
-        self.line.clear();
-        match rec {
-            FlowRecord::Tcp(t) => {
-                let target = if t.complete {
-                    &mut self.tcp_complete
-                } else {
-                    &mut self.tcp_nocomplete
-                };
-                if let Some(f) = target {
-                    logs::tcp_row_with(
-                        &mut self.line,
-                        t,
-                        self.tcp_level,
-                        t.complete,
-                        self.anon.as_mut(),
-                    );
-                    f.write(&self.line)?;
-                    let tap = self
-                        .tap
-                        .as_ref()
-                        .filter(|lt| t.complete && lt.tap.is_active());
-                    if let Some(lt) = tap {
-                        lt.tap.offer(
-                            crate::tap::TapLog::TcpComplete,
-                            &lt.tcp_header,
-                            &self.line,
-                            &self.dir.join("log_tcp_complete"),
-                        );
-                    }
-                }
-                // Tstat writes the video row right after the TCP row of the same flow.
-                if let Some(f) = &mut self.video_complete {
-                    if logs::video::is_video_row(t) {
-                        self.line.clear();
-                        logs::video::video_row_with(
-                            &mut self.line,
-                            t,
-                            self.video_level,
-                            self.anon.as_mut(),
-                        );
-                        f.write(&self.line)?;
-                    }
-                }
-            }
-            FlowRecord::Udp(u) => {
-                if let Some(f) = &mut self.udp_complete {
-                    logs::udp_row_with(&mut self.line, u, self.anon.as_mut());
-                    f.write(&self.line)?;
-                }
-            }
-            FlowRecord::Http(m) => {
-                if let Some(f) = &mut self.http_complete {
-                    logs::http::rows(&mut self.line, m, self.httplog_full_url, self.anon.as_mut());
-                    f.write(&self.line)?;
-                    if let Some(t) = self.tap.as_ref().filter(|t| t.tap.is_active()) {
-                        t.tap.offer(
-                            crate::tap::TapLog::HttpComplete,
-                            &t.http_header,
-                            &self.line,
-                            &self.dir.join("log_http_complete"),
-                        );
-                    }
-                }
-            }
-            FlowRecord::Dns(m) => {
-                if let Some(f) = &mut self.dns_complete {
-                    logs::dns::rows(&mut self.line, m, self.anon.as_mut());
-                    f.write(&self.line)?;
-                }
-            }
-            FlowRecord::Periodic(p) => {
-                let target = if p.tcp {
-                    &mut self.tcp_periodic
-                } else {
-                    &mut self.udp_periodic
-                };
-                if let Some(f) = target {
-                    if p.tcp {
-                        logs::periodic::tcp_row(&mut self.line, p, self.anon.as_mut());
-                    } else {
-                        logs::periodic::udp_row(&mut self.line, p, self.anon.as_mut());
-                    }
-                    f.write(&self.line)?;
-                }
-            }
-            // Histogram bins are merged and written by the histogram writer, not a log.
-            #[allow(unreachable_patterns)]
-            _ => {}
+        let mut rows = std::mem::take(&mut self.scratch);
+        rows.clear();
+        self.renderer.render(rec, &mut rows);
+        rows.mark(());
+        let r = match rows.records().next() {
+            Some((of, _)) => self.write_rows(of),
+            None => Ok(()),
+        };
+        self.scratch = rows;
+        r
+    }
+
+    /// Writes the rows of one record, rendered elsewhere with this set's
+    /// [`LogSet::render_conf`] (rows of a log that is not open are left out).
+    pub fn write_rows(&mut self, rows: RowsOf<'_>) -> anyhow::Result<()> {
+        for (log, bytes) in rows.iter() {
+            let Some(f) = &mut self.files[log as usize] else {
+                continue;
+            };
+            f.write(bytes)?;
+            let Some(lt) = self.tap.as_ref().filter(|t| t.tap.is_active()) else {
+                continue;
+            };
+            let (which, header) = match log {
+                LogId::TcpComplete => (crate::tap::TapLog::TcpComplete, &lt.tcp_header),
+                LogId::HttpComplete => (crate::tap::TapLog::HttpComplete, &lt.http_header),
+                _ => continue,
+            };
+            lt.tap
+                .offer(which, header, bytes, &self.dir.join(log.name()));
         }
         Ok(())
     }
 
     fn files(&mut self) -> impl Iterator<Item = &mut LogFile> {
-        [
-            &mut self.tcp_complete,
-            &mut self.tcp_nocomplete,
-            &mut self.udp_complete,
-            &mut self.http_complete,
-            &mut self.dns_complete,
-            &mut self.tcp_periodic,
-            &mut self.udp_periodic,
-            &mut self.video_complete,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.others.iter_mut())
+        self.files
+            .iter_mut()
+            .flatten()
+            .chain(self.others.iter_mut())
     }
 
     /// Writes out every row written so far (gzip logs end their member) and returns each
@@ -469,20 +355,7 @@ impl LogSet {
 
     /// Flushes and closes every log.
     pub fn finish(self) -> anyhow::Result<()> {
-        for f in [
-            self.tcp_complete,
-            self.tcp_nocomplete,
-            self.udp_complete,
-            self.http_complete,
-            self.dns_complete,
-            self.tcp_periodic,
-            self.udp_periodic,
-            self.video_complete,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.others)
-        {
+        for f in self.files.into_iter().flatten().chain(self.others) {
             f.finish()?;
         }
         Ok(())

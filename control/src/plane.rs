@@ -14,6 +14,7 @@
 
 use crate::conf::Runtime;
 use crate::live::{LiveState, LiveWriter, Rotation};
+use crate::render::{render_parallel, RenderConf, Rendered, Renderer};
 use anyhow::{bail, Context};
 use engine::ring::Consumer;
 use engine::time::Timestamp;
@@ -51,6 +52,13 @@ pub struct PlaneSpec {
     /// The mPlane component (`[mplane]`), when configured.
     #[serde(default)]
     pub mplane: Option<crate::mplane::probe::MplaneConf>,
+    /// Threads formatting log rows (the plane's main thread included).
+    #[serde(default = "one")]
+    pub format_threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl PlaneSpec {
@@ -310,6 +318,27 @@ impl LiveHisto {
     }
 }
 
+/// Records the plane reads from its rings before rendering and writing them, at most.
+const PLANE_BATCH: usize = 8192;
+
+/// A record read from a ring, its bytes in the batch's arena.
+struct Item {
+    ring: usize,
+    /// The packet time it was emitted at.
+    now: Timestamp,
+    bytes: std::ops::Range<usize>,
+}
+
+/// What a format thread says of a record besides its rows.
+enum Mark {
+    /// Rows to write at this packet time.
+    Rows(Timestamp),
+    /// A histogram part, merged by the plane's thread.
+    Histo(Box<engine::histo::HistoChunk>),
+    /// A record that does not decode (its ring, why).
+    Corrupt(usize, String),
+}
+
 /// How the plane's run ended.
 #[derive(Debug, Default)]
 pub struct PlaneSummary {
@@ -551,63 +580,99 @@ pub fn run(
     let mut tick = Instant::now();
     let mut idle = 0u32;
     let mut dirty = false;
+    // A batch: records copied out of the rings (the packet time each was emitted at, its bytes
+    // in `arena`), rendered on the format threads, then written in the order read.
+    let mut arena: Vec<u8> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut rendered: Vec<Rendered<Mark>> = Vec::new();
+    let mut renderers: Vec<Renderer> = Vec::new();
+    let mut render_rt: Option<Runtime> = None;
     loop {
-        let mut any = false;
-        let mut drained = true;
+        let mut drained;
         let first = first_time(&rings);
-        for (i, r) in rings.iter_mut().enumerate() {
-            let closed = r.is_closed();
-            let head = r.head();
-            // Nothing is written before the first packet time is known: it names the first
-            // directory (a core publishes it right after the poll that saw its first packet).
-            let waiting = !writer.is_open() && first.is_none() && !closed;
-            if pos[i] < head && !waiting {
-                any = true;
-                if !writer.is_open() {
-                    // The first directory is named after the first packet, as Tstat's is.
-                    if let Some(t) = first {
-                        writer.advance(t)?;
+        arena.clear();
+        items.clear();
+        let mut next = pos.clone();
+        loop {
+            let mut got = false;
+            drained = true;
+            for (i, r) in rings.iter_mut().enumerate() {
+                let closed = r.is_closed();
+                let head = r.head();
+                // Nothing is written before the first packet time is known: it names the
+                // first directory (a core publishes it right after the poll that saw its first
+                // packet).
+                let waiting = !writer.is_open() && first.is_none() && !closed;
+                if next[i] < head && !waiting {
+                    got = true;
+                    if !writer.is_open() {
+                        // The first directory is named after the first packet, as Tstat's is.
+                        if let Some(t) = first {
+                            writer.advance(t)?;
+                        }
                     }
+                    // Small reads per ring keep the rings' records close in time order.
+                    next[i] = r.read(next[i], 256, |_, bytes| {
+                        let (now, bytes) = match bytes.split_first_chunk::<8>() {
+                            Some((t, rest)) => (Timestamp(i64::from_le_bytes(*t)), rest),
+                            None => (Timestamp::ZERO, bytes),
+                        };
+                        let start = arena.len();
+                        arena.extend_from_slice(bytes);
+                        items.push(Item {
+                            ring: i,
+                            now,
+                            bytes: start..arena.len(),
+                        });
+                    })?;
                 }
-                let mut failure = None;
-                // Small batches per ring keep the rings' records close in time order.
-                pos[i] = r.read(pos[i], 256, |_, bytes| {
-                    if failure.is_some() {
-                        return;
-                    }
-                    let (now, bytes) = match bytes.split_first_chunk::<8>() {
-                        Some((t, rest)) => (Timestamp(i64::from_le_bytes(*t)), rest),
-                        None => (Timestamp::ZERO, bytes),
-                    };
-                    match engine::codec::decode(bytes) {
-                        Ok(engine::record::FlowRecord::Histo(c)) => {
-                            if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
-                                let dir = dir.to_path_buf();
-                                h.follow(writer.runtime());
-                                if let Err(e) = h.chunk(&c, &dir) {
-                                    failure = Some(e);
-                                }
-                            }
-                        }
-                        Ok(rec) => {
-                            traffic.add(&rec);
-                            if let Err(e) = writer.write_at(&rec, now) {
-                                failure = Some(e);
-                            }
-                        }
-                        Err(e) => {
-                            corrupt += 1;
-                            tracing::warn!("ring {i}: a record that does not decode: {e}");
-                        }
-                    }
-                })?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
-                dirty = true;
+                drained &= closed && next[i] == r.head();
             }
-            drained &= closed && pos[i] == r.head();
+            if !got || items.len() >= PLANE_BATCH {
+                break;
+            }
         }
+        let any = !items.is_empty();
+        if any {
+            if render_rt.as_ref() != Some(writer.runtime()) {
+                let conf = RenderConf::new(writer.runtime(), true, None);
+                renderers = (0..spec.format_threads.max(1))
+                    .map(|_| Renderer::new(conf.clone()))
+                    .collect();
+                render_rt = Some(writer.runtime().clone());
+            }
+            let traffic = &*traffic;
+            let arena = &arena;
+            let pieces = render_parallel(&mut renderers, &items, &mut rendered, |r, it, out| {
+                match engine::codec::decode(&arena[it.bytes.clone()]) {
+                    Ok(engine::record::FlowRecord::Histo(c)) => Mark::Histo(Box::new(c)),
+                    Ok(rec) => {
+                        traffic.add(&rec);
+                        r.render(&rec, out);
+                        Mark::Rows(it.now.max(crate::live::record_time(&rec)))
+                    }
+                    Err(e) => Mark::Corrupt(it.ring, e.to_string()),
+                }
+            });
+            for (rows, mark) in rendered[..pieces].iter().flat_map(|p| p.records()) {
+                match mark {
+                    Mark::Rows(at) => writer.write_rows_at(*at, rows)?,
+                    Mark::Histo(c) => {
+                        if let (Some(h), Some(dir)) = (&mut histo, writer.dir()) {
+                            let dir = dir.to_path_buf();
+                            h.follow(writer.runtime());
+                            h.chunk(c, &dir)?;
+                        }
+                    }
+                    Mark::Corrupt(i, e) => {
+                        corrupt += 1;
+                        tracing::warn!("ring {i}: a record that does not decode: {e}");
+                    }
+                }
+            }
+            dirty = true;
+        }
+        pos = next;
         if drained {
             break;
         }

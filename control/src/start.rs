@@ -349,6 +349,7 @@ pub fn run(opts: &StartOptions) -> anyhow::Result<Summary> {
         histo_conf: opts.histo_conf.clone(),
         rrd: opts.rrd.clone(),
         mplane: cfg.mplane.clone(),
+        format_threads: cfg.format_threads,
     };
     // A checkpoint of an earlier run belongs to rings that are gone.
     let _ = std::fs::remove_file(&spec.state);

@@ -1,6 +1,9 @@
 //! End-to-end tests: `tstat-dpdk analyze` over the traces in `tests/pcaps`, compared cell by
 //! cell with Tstat 3.3's own logs for them (`tests/golden`), plus hostile-input behaviour.
 
+#[path = "common/rings.rs"]
+mod rings;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -309,6 +312,53 @@ fn one_worker_and_many_workers_give_the_same_logs() {
         }
         assert_eq!(results[0], results[1], "{t}: 1 vs 2 workers");
         assert_eq!(results[0], results[2], "{t}: 1 vs 3 workers");
+    }
+}
+
+/// `--format-threads`: the logs are the bytes one thread writes, in every log and with
+/// anonymisation too (one worker: a fixed order). Whether the writer gets a batch big enough
+/// to split depends on timing here (it did in one run of three when this was written);
+/// control/tests/plane_format.rs splits batches every time.
+#[test]
+fn format_threads_write_the_same_bytes_as_one() {
+    let pcap = root().join("tests/pcaps/ndpi__1kxun.compact.pcap");
+    let all = root().join("tests/runtime-all.conf");
+    let net = root().join("tests/net.private");
+    for extra in [
+        &[][..],
+        &["-Y", net.to_str().unwrap(), "--keyvalue", "key"][..],
+    ] {
+        let mut results = Vec::new();
+        for ft in ["1", "3"] {
+            let out = scratch(&format!("format-threads-{ft}"));
+            let mut args = vec![
+                "--workers",
+                "1",
+                "--format-threads",
+                ft,
+                "-T",
+                all.to_str().unwrap(),
+                "-s",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            args.push(pcap.to_str().unwrap());
+            let o = analyze(&args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            results.push(rings::files_under(&out));
+            let _ = std::fs::remove_dir_all(&out);
+        }
+        let rows: usize = results[0]
+            .iter()
+            .filter(|(k, _)| k.contains("log_"))
+            .map(|(_, v)| v.iter().filter(|&&b| b == b'\n').count())
+            .sum();
+        // Enough rows for two pieces of a batch (render::MIN_PIECE is 256).
+        assert!(rows > 2 * 256, "{rows} rows");
+        assert!(
+            results[0] == results[1],
+            "1 vs 3 format threads ({extra:?})"
+        );
     }
 }
 

@@ -268,6 +268,7 @@ fn prometheus_scrapes_the_counters_of_a_real_trace() {
         runtime: Default::default(),
         engine: EngineConfig::default(),
         workers: 2,
+        format_threads: 2,
         concat: false,
         gzip: false,
         logs: false,
