@@ -198,6 +198,9 @@ pub struct Checkpoint {
     pub histo: Option<HistoState>,
     /// The engine's rings were all closed and drained: the run is over.
     pub done: bool,
+    /// The traffic counters of the records written (Prometheus counters go on from them).
+    #[serde(default)]
+    pub traffic: Option<crate::metrics::TrafficState>,
 }
 
 impl Checkpoint {
@@ -480,6 +483,7 @@ pub fn run(
         None => Runtime::default(),
     };
     let mut saved = Checkpoint::load(&spec.state)?.filter(|c| c.run == run_id && !c.done);
+    let saved_traffic = saved.as_mut().and_then(|c| c.traffic.take());
     let mut histo = match (&spec.histo_conf, &spec.rrd) {
         (None, None) => None,
         (h, _) => Some(LiveHisto::new(
@@ -560,6 +564,9 @@ pub fn run(
         None => None,
     };
     let traffic = Arc::new(crate::metrics::TrafficAccumulator::new());
+    if let Some(t) = &saved_traffic {
+        traffic.restore(t);
+    }
     let published = Arc::new(std::sync::Mutex::new(
         crate::metrics::MetricsSnapshot::default(),
     ));
@@ -724,6 +731,7 @@ pub fn run(
                     &pos,
                     &mut writer,
                     histo.as_mut(),
+                    &traffic,
                     run_id,
                     corrupt,
                     false,
@@ -774,6 +782,7 @@ pub fn run(
         &pos,
         &mut writer,
         histo.as_mut(),
+        &traffic,
         run_id,
         corrupt,
         true,
@@ -810,6 +819,7 @@ fn checkpoint(
     pos: &[u64],
     writer: &mut LiveWriter,
     histo: Option<&mut LiveHisto>,
+    traffic: &crate::metrics::TrafficAccumulator,
     run: u64,
     corrupt: u64,
     done: bool,
@@ -823,6 +833,7 @@ fn checkpoint(
         corrupt,
         histo: histo.map(LiveHisto::checkpoint),
         done,
+        traffic: Some(traffic.save()),
     }
     .save(&spec.state)?;
     for (r, p) in rings.iter_mut().zip(pos) {

@@ -318,7 +318,7 @@ fn one_worker_and_many_workers_give_the_same_logs() {
 /// `--format-threads`: the logs are the bytes one thread writes, in every log and with
 /// anonymisation too (one worker: a fixed order). Whether the writer gets a batch big enough
 /// to split depends on timing here (it did in one run of three when this was written);
-/// control/tests/plane_format.rs splits batches every time.
+/// control/tests/plane.rs splits batches every time.
 #[test]
 fn format_threads_write_the_same_bytes_as_one() {
     let pcap = root().join("tests/pcaps/ndpi__1kxun.compact.pcap");

@@ -24,7 +24,7 @@ mod traffic;
 
 pub use render::{render, CONTENT_TYPE};
 pub use server::MetricsServer;
-pub use traffic::{TrafficAccumulator, TCP_CLASSES, UDP_CLASSES};
+pub use traffic::{TrafficAccumulator, TrafficState, TCP_CLASSES, UDP_CLASSES};
 
 use engine::record::FlowRecord;
 use engine::rx::CoreSnapshot;

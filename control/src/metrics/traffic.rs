@@ -165,6 +165,52 @@ impl TrafficAccumulator {
         }
     }
 
+    /// The counters, to be saved with the control plane's checkpoint: a plane restarted from
+    /// it [`restore`](Self::restore)s them, so Prometheus counters never go backwards.
+    pub fn save(&self) -> TrafficState {
+        let m = self.metrics();
+        let mut state = TrafficState {
+            bytes: [m.bytes_in, m.bytes_out, m.bytes_local],
+            ..TrafficState::default()
+        };
+        for ((proto, class), n) in m.l7_flows {
+            let table = if proto == "tcp" {
+                &mut state.tcp
+            } else {
+                &mut state.udp
+            };
+            if n != 0 {
+                table.insert(class, n);
+            }
+        }
+        state
+    }
+
+    /// Sets the counters to a saved state (classes this version does not know count as
+    /// `other`).
+    pub fn restore(&self, s: &TrafficState) {
+        for (a, v) in self.bytes.iter().zip(s.bytes) {
+            a.store(v, Ordering::Relaxed);
+        }
+        let put = |slots: &[AtomicU64],
+                   names: &mut dyn Iterator<Item = &str>,
+                   saved: &BTreeMap<String, u64>| {
+            let names: Vec<&str> = names.collect();
+            for a in slots {
+                a.store(0, Ordering::Relaxed);
+            }
+            for (class, n) in saved {
+                let i = names
+                    .iter()
+                    .position(|c| c == class)
+                    .unwrap_or(slots.len() - 1);
+                slots[i].fetch_add(*n, Ordering::Relaxed);
+            }
+        };
+        put(&self.tcp, &mut TCP_CLASSES.iter().map(|(_, n)| *n), &s.tcp);
+        put(&self.udp, &mut UDP_CLASSES.iter().map(|(_, n)| *n), &s.udp);
+    }
+
     /// The totals so far. Every known class appears (0 included), so each series exists from
     /// the first scrape; `other` appears once a code outside the tables was seen.
     pub fn metrics(&self) -> TrafficMetrics {
@@ -191,6 +237,18 @@ impl TrafficAccumulator {
             l7_flows,
         }
     }
+}
+
+/// [`TrafficAccumulator`]'s counters in a checkpoint: bytes in, out and local; flows by class
+/// name (those not 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TrafficState {
+    /// Bytes in, out, local.
+    pub bytes: [u64; 3],
+    /// TCP flows by class.
+    pub tcp: BTreeMap<String, u64>,
+    /// UDP flows by class.
+    pub udp: BTreeMap<String, u64>,
 }
 
 /// `TCP_CLASSES` index of a `con_t`: 0 when no bit is set, else its lowest bit's entry (the
@@ -327,5 +385,22 @@ mod tests {
             "other appears only when seen"
         );
         assert_eq!(m.l7_flows.len(), TCP_CLASSES.len() + UDP_CLASSES.len());
+    }
+
+    #[test]
+    fn saved_counters_restore_into_a_new_accumulator() {
+        let a = TrafficAccumulator::new();
+        a.add(&tcp(true, false, 100, 2000, con::HTTP));
+        a.add(&tcp(false, true, 7, 9, con::SSL | con::HTTP));
+        a.add(&tcp(true, true, 5, 6, 1 << 31));
+        let saved: TrafficState =
+            serde_json::from_str(&serde_json::to_string(&a.save()).unwrap()).unwrap();
+        let b = TrafficAccumulator::new();
+        b.add(&tcp(true, false, 1, 1, con::SSH));
+        b.restore(&saved);
+        assert_eq!(b.metrics(), a.metrics());
+        assert_eq!(saved.tcp.get("http"), Some(&2));
+        assert_eq!(saved.tcp.get("other"), Some(&1));
+        assert_eq!(saved.bytes, [2000 + 7, 100 + 9, 11]);
     }
 }

@@ -5,6 +5,7 @@
 
 use control::plane::Slot;
 use engine::record::FlowRecord;
+use engine::ring::Producer;
 use engine::time::Timestamp;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -49,46 +50,62 @@ pub fn trace_records(
     out
 }
 
-/// `rings` closed rings under `dir` holding every record (round robin), framed as `start`'s
-/// workers frame them, with the first and last packet times published in their counters.
-pub fn fill_rings(dir: &Path, rings: usize, recs: &[(Timestamp, FlowRecord)]) -> Vec<PathBuf> {
-    let room = control::start::RECORD_ROOM;
-    let mut enc = vec![0u8; room];
-    let total: usize = recs
-        .iter()
-        .map(|(_, r)| engine::codec::encode(r, &mut enc[8..]).expect("encodable") + 16)
-        .sum();
-    let capacity = ((total / rings) as u64 * 2)
-        .next_power_of_two()
-        .max(1 << 22);
-    let first = recs.first().map_or(Timestamp::ZERO, |r| r.0);
-    let last = recs.last().map_or(Timestamp::ZERO, |r| r.0);
-    let mut paths = Vec::new();
-    let mut producers = Vec::new();
-    for i in 0..rings {
-        let p = dir.join(format!("ring-{i}"));
-        producers.push(
-            engine::ring::RingFile::create(
+/// Open rings under `dir` (`ring-0`...), each able to hold `bytes` of frames.
+pub fn create_rings(dir: &Path, rings: usize, bytes: u64) -> (Vec<Producer>, Vec<PathBuf>) {
+    let capacity = (bytes * 2).next_power_of_two().max(1 << 22);
+    (0..rings)
+        .map(|i| {
+            let p = dir.join(format!("ring-{i}"));
+            let ring = engine::ring::RingFile::create(
                 &p,
                 capacity,
-                room,
+                control::start::RECORD_ROOM,
                 engine::codec::LAYOUT ^ control::start::FRAME_FORMAT,
             )
-            .expect("creating a ring"),
-        );
-        paths.push(p);
-    }
+            .expect("creating a ring");
+            (ring, p)
+        })
+        .unzip()
+}
+
+/// Bytes the frames of `recs` take.
+pub fn frame_bytes(recs: &[(Timestamp, FlowRecord)]) -> u64 {
+    let mut enc = vec![0u8; control::start::RECORD_ROOM];
+    recs.iter()
+        .map(|(_, r)| engine::codec::encode(r, &mut enc[8..]).expect("encodable") as u64 + 16)
+        .sum()
+}
+
+/// Pushes the records round robin, framed as `start`'s workers frame them (emission time,
+/// then the codec), and publishes their last packet time (and the first, if none yet).
+pub fn push_records(producers: &mut [Producer], recs: &[(Timestamp, FlowRecord)]) {
+    let room = control::start::RECORD_ROOM;
+    let n = producers.len();
     for (k, (now, r)) in recs.iter().enumerate() {
-        let ok = producers[k % rings].try_push(room, |buf| {
-            let n = engine::codec::encode(r, &mut buf[8..]).expect("encodable");
+        let ok = producers[k % n].try_push(room, |buf| {
+            let len = engine::codec::encode(r, &mut buf[8..]).expect("encodable");
             buf[..8].copy_from_slice(&now.0.to_le_bytes());
-            n + 8
+            len + 8
         });
         assert!(ok, "the ring holds every record");
     }
+    let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
+        return;
+    };
+    for p in producers.iter() {
+        let slots = p.stats();
+        if slots[Slot::First as usize].load(Ordering::Relaxed) == 0 {
+            slots[Slot::First as usize].store(first.0 .0 as u64, Ordering::Relaxed);
+        }
+        slots[Slot::Last as usize].store(last.0 .0 as u64, Ordering::Relaxed);
+    }
+}
+
+/// `rings` closed rings under `dir` holding every record (round robin).
+pub fn fill_rings(dir: &Path, rings: usize, recs: &[(Timestamp, FlowRecord)]) -> Vec<PathBuf> {
+    let (mut producers, paths) = create_rings(dir, rings, frame_bytes(recs) / rings as u64);
+    push_records(&mut producers, recs);
     for p in producers {
-        p.stats()[Slot::First as usize].store(first.0 as u64, Ordering::Relaxed);
-        p.stats()[Slot::Last as usize].store(last.0 as u64, Ordering::Relaxed);
         p.close();
     }
     paths
