@@ -498,7 +498,14 @@ pub fn run(
     if let (Some(h), Some((conf, dir))) = (&mut histo, &spec.rrd) {
         let conf = crate::histo::rrd::RrdConf::parse_file(conf)?;
         conf.enable(&mut h.spec);
-        h.rrd = Some(crate::histo::rrd::RrdWriter::spawn(conf, dir.clone())?);
+        // Its own state file: a restarted plane replays the intervals after its checkpoint,
+        // and the writer skips those it already applied (exactly-once RRD updates).
+        h.rrd = Some(crate::histo::rrd::RrdWriter::spawn_resumable(
+            conf,
+            dir.clone(),
+            spec.state.with_file_name("rrd-writer.json"),
+            run_id,
+        )?);
     }
     let (mut pos, mut writer, mut corrupt) = match saved {
         Some(c) if c.positions.len() == rings.len() => {
@@ -797,9 +804,11 @@ pub fn run(
     if let Some(r) = histo.and_then(|h| h.rrd) {
         let r = r.finish()?;
         tracing::info!(
-            "rrd: {} intervals ({} dropped), {} files created, {} updates, {} errors",
+            "rrd: {} intervals ({} dropped, {} replayed after a restart skipped), {} files \
+             created, {} updates, {} errors",
             r.intervals,
             r.intervals_dropped,
+            r.replayed_skipped,
             r.files_created,
             r.updates,
             r.error_count
