@@ -6,7 +6,9 @@
 # Builds the release binary (debug line tables are on in the release profile), builds (or
 # reuses) perf/out/callgrind-<packets>.pcap from the conformance traces the same way as
 # perf/bench.sh (CG_PACKETS, default 200000), runs
-#   valgrind --tool=callgrind --separate-threads=yes tstat-dpdk analyze --workers 1 --quiet ...
+#   valgrind --tool=callgrind --separate-threads=yes tstat-dpdk analyze --workers 1 \
+#       --format-threads 1 --quiet ...
+# (one writer thread formats every row, so its Ir per record compare with earlier profiles)
 # and reports the instructions (Ir) of the whole process and of each thread (main = reader,
 # worker-0, writer) per packet, then the worker thread's top functions.
 # Profiles are left in perf/out/callgrind/ (CG_DIR) for callgrind_annotate / kcachegrind.
@@ -36,10 +38,11 @@ CG="$(realpath -m "${CG_DIR:-$OUT_DIR/callgrind}")"
 rm -rf "$CG"
 mkdir -p "$CG"
 # shellcheck disable=SC2086  # CG_ARGS is a list of arguments
-echo "== valgrind --tool=callgrind --separate-threads=yes $(rel "$BIN") analyze --workers 1 --quiet $CG_ARGS -s $(rel "$CG/logs") $(rel "$TRACE")"
+echo "== valgrind --tool=callgrind --separate-threads=yes $(rel "$BIN") analyze --workers 1 --format-threads 1 --quiet $CG_ARGS -s $(rel "$CG/logs") $(rel "$TRACE")"
 # shellcheck disable=SC2086
 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$CG/callgrind.out.%p" \
-    "$BIN" analyze --workers 1 --quiet $CG_ARGS -s "$CG/logs" "$TRACE" >"$CG/summary.txt" 2>"$CG/valgrind.txt"
+    "$BIN" analyze --workers 1 --format-threads 1 --quiet $CG_ARGS -s "$CG/logs" "$TRACE" \
+    >"$CG/summary.txt" 2>"$CG/valgrind.txt"
 sed 's/^/  /' "$CG/summary.txt"
 rm -rf "$CG/logs"
 total=$(sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$CG/valgrind.txt" | tail -1)
