@@ -231,7 +231,7 @@ pub fn c_f(v: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::histo::rrd::conf::RrdConf;
     use engine::histo::{HistoChunk, HistoItem};
@@ -248,7 +248,8 @@ mod tests {
         m.add(&c).unwrap()
     }
 
-    fn samples(hid: u16, v: &[f64]) -> Vec<HistoItem> {
+    /// Items giving histogram `hid` the samples `v` (bins and statistics).
+    pub(crate) fn samples(hid: u16, v: &[f64]) -> Vec<HistoItem> {
         let def = &defs::all()[usize::from(hid)];
         let mut items: Vec<HistoItem> = v
             .iter()

@@ -551,6 +551,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::histo::rrd::values::tests::samples;
     use engine::histo::defs::id;
     use engine::histo::{HistoChunk, HistoItem};
     use engine::time::Timestamp;
@@ -628,42 +629,6 @@ mod tests {
             ]
         );
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// Items giving histogram `hid` the samples `v` (bins and statistics).
-    fn samples(hid: u16, v: &[f64]) -> Vec<HistoItem> {
-        let def = &engine::histo::defs::all()[usize::from(hid)];
-        let mut items: Vec<HistoItem> = v
-            .iter()
-            .map(|&x| HistoItem::Bin {
-                id: hid,
-                bin: def.bin_of(x),
-                count: 1,
-            })
-            .collect();
-        items.extend([
-            HistoItem::Samples {
-                id: hid,
-                n: v.len() as u64,
-            },
-            HistoItem::Sum {
-                id: hid,
-                value: v.iter().sum(),
-            },
-            HistoItem::SumSq {
-                id: hid,
-                value: v.iter().map(|x| x * x).sum(),
-            },
-            HistoItem::Min {
-                id: hid,
-                value: v.iter().copied().fold(f64::INFINITY, f64::min),
-            },
-            HistoItem::Max {
-                id: hid,
-                value: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            },
-        ]);
-        items
     }
 
     const RESUME_CONF: &str = "ip_ttl_in avg min max var stdev hit prc:50 idx:64,other\n\
