@@ -1128,7 +1128,7 @@ pub(crate) fn field(s: &[u8], from: usize, name: &[u8], word: bool) -> Option<(u
     let ok = |c: u8| if word { host_char(c) } else { text_char(c) };
     let mut at = from;
     while at + name.len() < s.len() {
-        let hit = s.get(at..)?.windows(name.len()).position(|w| w == name)?;
+        let hit = memchr::memmem::find(s.get(at..)?, name)?;
         let start = at + hit + name.len();
         let n = s.get(start..)?.iter().take_while(|&&c| ok(c)).count();
         if n > 0 {

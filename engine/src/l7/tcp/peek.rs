@@ -89,7 +89,7 @@ pub(crate) fn key(p: &[u8]) -> [u8; 4] {
 /// The C string a fixed `char` buffer holds: the bytes up to the first NUL.
 #[inline]
 pub(crate) fn c_str(b: &[u8]) -> &[u8] {
-    match b.iter().position(|&c| c == 0) {
+    match memchr::memchr(0, b) {
         Some(n) => b.get(..n).unwrap_or(b),
         None => b,
     }

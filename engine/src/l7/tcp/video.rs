@@ -208,7 +208,7 @@ pub(crate) fn body_offset(p: &[u8]) -> Option<usize> {
     }
     // The regex runs on the payload as a C string.
     let s = c_str(p);
-    let end = s.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let end = memchr::memmem::find(s, b"\r\n\r\n")? + 4;
     (end != p.len()).then_some(end)
 }
 
@@ -293,10 +293,7 @@ pub(crate) fn payload_type(meta: &mut Meta, body: &[u8]) -> u8 {
 
 /// The first position of `pat` at or after `from`.
 fn find(data: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
-    data.get(from..)?
-        .windows(pat.len())
-        .position(|w| w == pat)
-        .map(|i| i + from)
+    memchr::memmem::find(data.get(from..)?, pat).map(|i| i + from)
 }
 
 /// Big-endian 32-bit value at `i` (0 past the data).

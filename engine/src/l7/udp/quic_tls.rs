@@ -327,7 +327,7 @@ impl Hello {
 
 /// The bytes before the first NUL (what C string functions see).
 fn c_str(b: &[u8]) -> &[u8] {
-    b.iter().position(|&c| c == 0).map_or(b, |n| &b[..n])
+    memchr::memchr(0, b).map_or(b, |n| &b[..n])
 }
 
 /// Tstat's `re_ssl_subject` (`[A-Za-z0-9]+\.[A-Za-z0-9]{2,24}\.?$`). Its second check,
