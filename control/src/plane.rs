@@ -945,6 +945,12 @@ fn metrics_server(
                     imissed: p["imissed"].as_u64().unwrap_or(0),
                     ierrors: p["ierrors"].as_u64().unwrap_or(0),
                     rx_nombuf: p["rx_nombuf"].as_u64().unwrap_or(0),
+                    xstats: p["xstats"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_u64()?)))
+                        .collect(),
                 })
                 .collect();
         }

@@ -163,12 +163,25 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             .ports
             .iter()
             .map(|p| match p.stats() {
-                Ok(s) => serde_json::json!({
-                    "port": p.name(), "driver": p.driver(), "hardware_rss": p.hardware_rss(),
-                    "ipackets": s.ipackets, "ibytes": s.ibytes, "imissed": s.imissed + missed,
-                    "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf + nombuf,
-                    "q_ipackets": s.q_ipackets, "q_errors": s.q_errors,
-                }),
+                Ok(s) => {
+                    // The driver's own counters, by its names (drop causes the basic
+                    // counters fold together or leave out); an error leaves them out.
+                    let xstats: serde_json::Map<String, serde_json::Value> = p
+                        .xstats()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(name, v)| (name, v.into()))
+                        .collect();
+                    serde_json::json!({
+                        "port": p.name(), "driver": p.driver(),
+                        "hardware_rss": p.hardware_rss(),
+                        "ipackets": s.ipackets, "ibytes": s.ibytes,
+                        "imissed": s.imissed + missed,
+                        "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf + nombuf,
+                        "q_ipackets": s.q_ipackets, "q_errors": s.q_errors,
+                        "xstats": xstats,
+                    })
+                }
                 Err(e) => serde_json::json!({"port": p.name(), "error": e.to_string()}),
             })
             .collect()

@@ -273,6 +273,15 @@ fn r4_status_then_sigterm_flushes_every_open_flow() {
         "{status}"
     );
     assert_eq!(status["ports"][0]["imissed"].as_u64(), Some(0), "{status}");
+    // The driver's extended statistics: net_pcap's count the same packets.
+    let x = &status["ports"][0]["xstats"];
+    assert_eq!(x["rx_good_packets"].as_u64(), Some(751), "{status}");
+    assert_eq!(x["rx_q0_packets"].as_u64(), Some(751), "{status}");
+    assert_eq!(
+        x["rx_good_bytes"].as_u64(),
+        status["ports"][0]["ibytes"].as_u64(),
+        "{status}"
+    );
     assert!(status["uptime_s"].is_f64());
     // SIGTERM: the flows still open are written, as at the end of a trace.
     let pid = child.id().to_string();
@@ -567,11 +576,17 @@ fn r5_a_real_prometheus_scrapes_the_packets_of_the_capture() {
         Duration::from_secs(10),
         |v| v == 751.0,
     );
+    let xstat = prom.wait_for(
+        "sum(tstat_port_xstat{name=\"rx_good_packets\"})",
+        Duration::from_secs(10),
+        |v| v == 751.0,
+    );
     signal(u64::from(child.id()), "TERM");
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(got, Some(751.0), "packets\n{}", prom.log());
     assert_eq!(port, Some(751.0), "port packets");
+    assert_eq!(xstat, Some(751.0), "the driver's rx_good_packets");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

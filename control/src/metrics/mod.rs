@@ -196,6 +196,8 @@ pub struct PortMetrics {
     pub ierrors: u64,
     /// RX mbuf allocation failures (the mempool ran dry).
     pub rx_nombuf: u64,
+    /// The driver's extended statistics, name and value (DPDK ports; empty otherwise).
+    pub xstats: Vec<(String, u64)>,
 }
 
 #[cfg(feature = "dpdk")]
@@ -209,6 +211,7 @@ impl PortMetrics {
             imissed: s.imissed,
             ierrors: s.ierrors,
             rx_nombuf: s.rx_nombuf,
+            xstats: Vec::new(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// | `tstat_port_packets_total` | counter | `port` |
 /// | `tstat_port_bytes_total` | counter | `port` |
 /// | `tstat_port_drops_total` | counter | `port`, `cause` = `imissed`/`ierrors`/`rx_nombuf` |
+/// | `tstat_port_xstat` | gauge | `port`, `name` (the driver's extended statistics, DPDK ports) |
 /// | `tstat_traffic_bytes_total` | counter | `direction` = `in`/`out`/`local` |
 /// | `tstat_l7_flows_total` | counter | `proto`, `class` |
 /// | `tstat_records_written_total` | counter | |
@@ -170,8 +171,22 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         ),
         &["port", "cause"],
     )?;
+    let port_xstat = gauge_vec(
+        &r,
+        "tstat_port_xstat",
+        concat!(
+            "The NIC port's extended statistics (rte_eth_xstats) under its driver's names: ",
+            "per-queue counts and the device's own drop causes. Most only grow."
+        ),
+        &["port", "name"],
+    )?;
     for p in &s.ports {
         let name = p.name.as_str();
+        for (x, v) in &p.xstats {
+            port_xstat
+                .get_metric_with_label_values(&[name, x])?
+                .set(gauge_value(*v));
+        }
         port_packets
             .get_metric_with_label_values(&[name])?
             .inc_by(p.ipackets);
@@ -422,6 +437,7 @@ mod tests {
                 imissed: 5,
                 ierrors: 1,
                 rx_nombuf: 2,
+                xstats: vec![("rx_q0_packets".into(), 3005), ("rx_crc_errors".into(), 1)],
             }],
             traffic: TrafficMetrics {
                 bytes_in: 111,
@@ -584,8 +600,13 @@ mod tests {
             ),
             1.0
         );
-        // 2 cores × 17 series, 5 port series, 3 + 2 traffic series, 3 scalars, 6 + 2 mPlane.
-        assert_eq!(s.len(), 2 * 17 + 5 + 5 + 3 + 8, "{text}");
+        assert_eq!(
+            v("tstat_port_xstat", &[port, ("name", "rx_crc_errors")]),
+            1.0
+        );
+        // 2 cores × 17 series, 5 + 2 port series, 3 + 2 traffic series, 3 scalars, 6 + 2
+        // mPlane.
+        assert_eq!(s.len(), 2 * 17 + 7 + 5 + 3 + 8, "{text}");
     }
 
     #[test]
@@ -605,7 +626,7 @@ mod tests {
             assert_eq!(ty, want, "{}", sample.name);
             assert!(sample.name.starts_with("tstat_"), "{}", sample.name);
         }
-        assert_eq!(meta.len(), 20, "{meta:?}");
+        assert_eq!(meta.len(), 21, "{meta:?}");
     }
 
     #[test]

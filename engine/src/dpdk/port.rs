@@ -313,6 +313,56 @@ impl Port {
             q_errors: s.q_errors[..n].to_vec(),
         })
     }
+
+    /// The device's extended statistics (`rte_eth_xstats_get`), as its driver names them
+    /// (`rx_good_packets`, `rx_missed_errors`, `rx_q0_packets`, per-queue and hardware-specific
+    /// drop causes...), in the driver's order.
+    pub fn xstats(&self) -> Result<Vec<(String, u64)>, Error> {
+        let id = self.shared.id;
+        // Names and values are read with a size asked first; a driver whose set changes in
+        // between (none does once started) is read again, a few times at most.
+        for _ in 0..4 {
+            // SAFETY: the port is valid while the handle lives; a null array with size 0 asks
+            // for the number of entries.
+            let n = check("rte_eth_xstats_get_names", unsafe {
+                sys::rte_eth_xstats_get_names(id, std::ptr::null_mut(), 0)
+            })? as usize;
+            let mut names = vec![sys::rte_eth_xstat_name::default(); n];
+            // SAFETY: `names` has room for `n` entries, the size passed.
+            let got = check("rte_eth_xstats_get_names", unsafe {
+                sys::rte_eth_xstats_get_names(id, names.as_mut_ptr(), n as u32)
+            })? as usize;
+            let mut values = vec![sys::rte_eth_xstat::default(); n];
+            // SAFETY: `values` has room for `n` entries, the size passed.
+            let got_values = check("rte_eth_xstats_get", unsafe {
+                sys::rte_eth_xstats_get(id, values.as_mut_ptr(), n as u32)
+            })? as usize;
+            if got > n || got_values > n || got != got_values {
+                continue;
+            }
+            return Ok(values[..got]
+                .iter()
+                .filter_map(|v| {
+                    let name = names.get(usize::try_from(v.id).ok()?)?;
+                    Some((c_name(&name.name), v.value))
+                })
+                .collect());
+        }
+        Err(Error::Config(format!(
+            "port {}: its extended statistics kept changing while read",
+            self.name
+        )))
+    }
+}
+
+/// A fixed-size C string of DPDK (NUL-terminated, or the whole array when it has no NUL).
+fn c_name(raw: &[std::os::raw::c_char]) -> String {
+    let bytes: Vec<u8> = raw
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Where packet timestamps come from.
