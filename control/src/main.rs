@@ -118,21 +118,28 @@ enum CtlCommand {
     Redeem {
         /// The specification's token (from the receipt)
         token: String,
-        /// Keep redeeming until the result arrives
-        #[arg(long)]
-        wait: bool,
-        /// With --wait: give up after this many seconds (exit 3)
-        #[arg(long, value_name = "S", default_value_t = 120.0)]
-        timeout: f64,
-        /// With --wait: seconds between redemptions
-        #[arg(long, value_name = "S", default_value_t = 2.0)]
-        poll: f64,
+        #[command(flatten)]
+        wait: CtlWaitArgs,
     },
     /// Stop a running specification by its token; its result comes with a redemption
     Interrupt {
         /// The specification's token
         token: String,
     },
+}
+
+/// How `ctl run` and `ctl redeem` wait for a result.
+#[derive(clap::Args)]
+struct CtlWaitArgs {
+    /// Redeem until the result arrives
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this many seconds (exit 3)
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    timeout: f64,
+    /// With --wait: seconds between redemptions
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    poll: f64,
 }
 
 #[derive(clap::Args)]
@@ -150,15 +157,8 @@ struct CtlRunArgs {
     /// the end)
     #[arg(long = "label", value_name = "LABEL")]
     spec_label: Option<String>,
-    /// Redeem until the result arrives
-    #[arg(long)]
-    wait: bool,
-    /// Give up waiting after this many seconds (exit 3)
-    #[arg(long, value_name = "S", default_value_t = 120.0)]
-    timeout: f64,
-    /// Seconds between redemptions
-    #[arg(long, value_name = "S", default_value_t = 2.0)]
-    poll: f64,
+    #[command(flatten)]
+    wait: CtlWaitArgs,
     /// Interrupt the specification this many seconds after sending it, then wait for the
     /// result (implies --wait)
     #[arg(long, value_name = "S")]
@@ -914,9 +914,9 @@ async fn ctl_session(a: CtlArgs) -> Result<u8, control::mplane::client::ClientEr
                 .map_err(|e| setup(format!("--when {:?}: {e}", r.when)))?;
             let params = client::parse_params(&r.params).map_err(setup)?;
             let how = Follow {
-                wait: r.wait || r.interrupt_after.is_some(),
-                poll: secs(r.poll, "--poll", false)?,
-                timeout: secs(r.timeout, "--timeout", true)?,
+                wait: r.wait.wait || r.interrupt_after.is_some(),
+                poll: secs(r.wait.poll, "--poll", false)?,
+                timeout: secs(r.wait.timeout, "--timeout", true)?,
                 interrupt_after: r
                     .interrupt_after
                     .map(|s| secs(s, "--interrupt-after", true))
@@ -940,16 +940,11 @@ async fn ctl_session(a: CtlArgs) -> Result<u8, control::mplane::client::ClientEr
             show(&o, receipt_shown);
             Ok(o.exit_code(true))
         }
-        CtlCommand::Redeem {
-            token,
-            wait,
-            timeout,
-            poll,
-        } => {
+        CtlCommand::Redeem { token, wait } => {
             let how = Follow {
-                wait,
-                poll: secs(poll, "--poll", false)?,
-                timeout: secs(timeout, "--timeout", true)?,
+                wait: wait.wait,
+                poll: secs(wait.poll, "--poll", false)?,
+                timeout: secs(wait.timeout, "--timeout", true)?,
                 interrupt_after: None,
             };
             let t0 = Instant::now();

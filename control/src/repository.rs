@@ -90,7 +90,6 @@ use serde::Deserialize;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -815,21 +814,10 @@ fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The size of `path` and its CRC-32.
 fn crc_of_file(path: &Path) -> std::io::Result<(u64, u32)> {
-    let f = std::fs::File::open(path)?;
-    let size = f.metadata()?.len();
-    let mut crc = flate2::Crc::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    while at < size {
-        let want = usize::try_from(size - at)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        f.read_exact_at(&mut buf[..want], at)?;
-        crc.update(&buf[..want]);
-        at += want as u64;
-    }
-    Ok((size, crc.sum()))
+    let size = std::fs::metadata(path)?.len();
+    Ok((size, crate::mplane::export::bulk::crc_of(path, size)?))
 }
 
 /// Handles one request of the bulk upload protocol, storing under `root` (`<store>/logs`).

@@ -78,18 +78,8 @@ pub struct MetricsSnapshot {
 /// What the mPlane component did (totals) and holds (gauges).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MplaneMetrics {
-    /// Successful registrations with the supervisor.
-    pub registrations: u64,
-    /// Polls the supervisor answered.
-    pub polls: u64,
-    /// Specifications received from the supervisor.
-    pub specifications: u64,
-    /// Interrupts received from the supervisor.
-    pub interrupts: u64,
-    /// Receipts, results and exceptions the supervisor took.
-    pub delivered: u64,
-    /// Exchanges with the supervisor that failed.
-    pub failures: u64,
+    /// The exchanges with the supervisor (totals).
+    pub link: crate::mplane::component::LinkStats,
     /// Jobs running now.
     pub jobs_running: u64,
     /// Runtime switches held by jobs now (a switch held by two jobs counts once).

@@ -267,13 +267,14 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
             ),
             &["kind"],
         )?;
+        let l = &m.link;
         for (k, v) in [
-            ("registration", m.registrations),
-            ("poll", m.polls),
-            ("specification", m.specifications),
-            ("interrupt", m.interrupts),
-            ("delivered", m.delivered),
-            ("failure", m.failures),
+            ("registration", l.registrations),
+            ("poll", l.polls),
+            ("specification", l.specifications),
+            ("interrupt", l.interrupts),
+            ("delivered", l.delivered),
+            ("failure", l.failures),
         ] {
             ex.get_metric_with_label_values(&[k])?.inc_by(v);
         }
@@ -448,12 +449,14 @@ mod tests {
             records_written: 44,
             uptime_s: 12.5,
             mplane: Some(crate::metrics::MplaneMetrics {
-                registrations: 5,
-                polls: 60,
-                specifications: 7,
-                interrupts: 2,
-                delivered: 15,
-                failures: 1,
+                link: crate::mplane::component::LinkStats {
+                    registrations: 5,
+                    polls: 60,
+                    specifications: 7,
+                    interrupts: 2,
+                    delivered: 15,
+                    failures: 1,
+                },
                 jobs_running: 3,
                 switches_held: 4,
             }),

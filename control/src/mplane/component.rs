@@ -811,27 +811,14 @@ mod tests {
         .await;
         assert!(matches!(m, Some(Message::Exception(_))));
         // Unknown paths and methods.
-        assert_eq!(
-            http.request("GET", "/nothing", None, Vec::new())
-                .await
-                .unwrap()
-                .status,
-            404
-        );
-        assert_eq!(
-            http.request("DELETE", "/", None, Vec::new())
-                .await
-                .unwrap()
-                .status,
-            405
-        );
-        assert_eq!(
-            http.request("GET", "/capability/nope", None, Vec::new())
-                .await
-                .unwrap()
-                .status,
-            404
-        );
+        for (method, path, status) in [
+            ("GET", "/nothing", 404),
+            ("DELETE", "/", 405),
+            ("GET", "/capability/nope", 404),
+        ] {
+            let r = http.request(method, path, None, Vec::new()).await.unwrap();
+            assert_eq!(r.status, status, "{method} {path}");
+        }
         // And after all that, a good specification runs, is interrupted and redeemed once.
         let s = spec_for(&c, "tstat-log_rrds", "now + 1h");
         let tok = s.token.clone().unwrap();

@@ -624,14 +624,8 @@ pub struct ProbeHandle {
 impl ProbeHandle {
     /// The component's counters for the metrics endpoint.
     pub fn metrics(&self, board: &Switchboard) -> crate::metrics::MplaneMetrics {
-        let s = *self.stats.lock().unwrap_or_else(|p| p.into_inner());
         crate::metrics::MplaneMetrics {
-            registrations: s.registrations,
-            polls: s.polls,
-            specifications: s.specifications,
-            interrupts: s.interrupts,
-            delivered: s.delivered,
-            failures: s.failures,
+            link: *self.stats.lock().unwrap_or_else(|p| p.into_inner()),
             jobs_running: self.component.running() as u64,
             switches_held: board.held().len() as u64,
         }

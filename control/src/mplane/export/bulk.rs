@@ -231,8 +231,8 @@ fn walk(
     Ok(())
 }
 
-/// The CRC-32 of the first `size` bytes of `path`, and the bytes it could read.
-fn crc_of(path: &Path, size: u64) -> std::io::Result<u32> {
+/// The CRC-32 of the first `size` bytes of `path` (the repository checks uploads with it too).
+pub(crate) fn crc_of(path: &Path, size: u64) -> std::io::Result<u32> {
     let f = std::fs::File::open(path)?;
     let mut crc = flate2::Crc::new();
     let mut buf = vec![0u8; 1 << 20];
