@@ -37,6 +37,9 @@ pub struct RawDpdk {
     pub mempool_size: Option<u32>,
     /// Ask the NIC for symmetric RSS (default true; a software hash is used otherwise).
     pub rss: Option<bool>,
+    /// Spreading frames over the cores in software: `"auto"` (default: the ports without
+    /// RSS, or with fewer queues than workers), `"always"` (every port), `"never"`.
+    pub software_rss: Option<String>,
 }
 
 /// `[pcap]`: libpcap live capture.
@@ -177,6 +180,19 @@ pub enum Driver {
     Pcap,
 }
 
+/// Which DPDK ports the cores spread over themselves in software, by the symmetric hash of
+/// each frame's flow ([`engine::dpdk::CoreQueue`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftwareRss {
+    /// The ports that do not spread flows themselves: no RSS, or fewer RX queues than workers
+    /// (`net_pcap`, memif, vhost, af_packet). With one worker nothing is spread.
+    Auto,
+    /// Every port (a NIC whose RSS cannot be made symmetric).
+    Always,
+    /// None: each frame is analysed by the core whose queue received it, RSS or not.
+    Never,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -198,6 +214,8 @@ pub struct AppConfig {
     pub mempool_size: u32,
     /// Symmetric RSS wanted.
     pub rss: bool,
+    /// Which ports the cores spread in software.
+    pub software_rss: SoftwareRss,
     /// libpcap interface.
     pub interface: Option<String>,
     /// libpcap snaplen.
@@ -247,6 +265,12 @@ impl AppConfig {
             "dpdk" => Driver::Dpdk,
             "pcap" => Driver::Pcap,
             other => bail!("capture.driver: {other:?} is neither \"dpdk\" nor \"pcap\""),
+        };
+        let software_rss = match raw.dpdk.software_rss.as_deref().unwrap_or("auto") {
+            "auto" => SoftwareRss::Auto,
+            "always" => SoftwareRss::Always,
+            "never" => SoftwareRss::Never,
+            o => bail!("dpdk.software_rss: {o:?} is not one of auto, always, never"),
         };
         let workers = raw.capture.workers.unwrap_or(1);
         if workers == 0 {
@@ -310,6 +334,7 @@ impl AppConfig {
             rx_desc: raw.dpdk.rx_desc.unwrap_or(4096),
             mempool_size: raw.dpdk.mempool_size.unwrap_or(65535),
             rss: raw.dpdk.rss.unwrap_or(true),
+            software_rss,
             interface: raw.pcap.interface,
             snaplen: raw.pcap.snaplen.unwrap_or(65535),
             filter_file: raw.pcap.filter_file,

@@ -244,6 +244,10 @@ struct StartArgs {
     /// Replay at this many packets a second (with --replay; default: as fast as the cores go)
     #[arg(long, value_name = "PPS", requires = "replay")]
     replay_pps: Option<f64>,
+    /// With --replay: play a multi-queue NIC without RSS (frames to the queues in turn, no
+    /// hash), so that the cores spread flows in software (dpdk.software_rss)
+    #[arg(long, requires = "replay")]
+    replay_no_rss: bool,
 }
 
 #[derive(clap::Args)]
@@ -608,6 +612,7 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         engine,
         replay: a.replay,
         replay_lossy: a.replay_lossy,
+        replay_no_rss: a.replay_no_rss,
         replay_pps: match a.replay_pps {
             Some(p) if !(p > 0.0 && p.is_finite()) => {
                 anyhow::bail!("--replay-pps: {p} is not a positive rate")
@@ -635,14 +640,20 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     );
     let foreign: u64 = s.cores.iter().map(|c| c.foreign).sum();
     let dns_dropped: u64 = s.cores.iter().map(|c| c.dns_dropped).sum();
+    let handoff_dropped: u64 = s.cores.iter().map(|c| c.handoff_dropped).sum();
     out!(
-        "drops: {} records (ring full), {} DN-Hunter entries, {} frames on a foreign core",
+        "drops: {} records (ring full), {} DN-Hunter entries, {} frames on a foreign core, {} frames between cores (hand-off ring full)",
         st.records_dropped,
         dns_dropped,
-        foreign
+        foreign,
+        handoff_dropped
     );
     for (i, c) in s.cores.iter().enumerate() {
-        out!("core {i}: {} packets", c.stats.packets);
+        out!(
+            "core {i}: {} packets, {} handed to their flow's core",
+            c.stats.packets,
+            c.forwarded
+        );
     }
     out!(
         "control plane: {} restarts, {} records that did not decode",
@@ -762,7 +773,7 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
         v["plane"]["restarts"]
     );
     out!(
-        "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>13}",
+        "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>12} {:>9} {:>13}",
         "core",
         "packets",
         "bytes",
@@ -772,11 +783,13 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
         "evicted",
         "rec_drop",
         "dns_drop",
+        "handed_off",
+        "hoff_drop",
         "ring"
     );
     for c in v["cores"].as_array().into_iter().flatten() {
         out!(
-            "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>6}/{:<6}",
+            "{:>4} {:>14} {:>16} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>12} {:>9} {:>6}/{:<6}",
             c["core"],
             c["packets"],
             c["bytes"],
@@ -786,6 +799,8 @@ fn status(a: SocketArgs, what: &str) -> anyhow::Result<ExitCode> {
             c["evicted"],
             c["records_dropped"],
             c["dns_dropped"],
+            c["forwarded"],
+            c["handoff_dropped"],
             c["ring_used_bytes"],
             c["ring_bytes"]
         );

@@ -123,11 +123,15 @@ pub enum Slot {
     TcpOpen,
     /// UDP flows open now.
     UdpOpen,
+    /// Frames handed to the core their flow hashes to (software spreading).
+    Forwarded,
+    /// Frames dropped on a full hand-off ring between cores.
+    HandoffDropped,
 }
 
 impl Slot {
     /// Every slot, in order.
-    pub const ALL: [Slot; 18] = [
+    pub const ALL: [Slot; 20] = [
         Slot::First,
         Slot::Last,
         Slot::Packets,
@@ -146,6 +150,8 @@ impl Slot {
         Slot::Foreign,
         Slot::TcpOpen,
         Slot::UdpOpen,
+        Slot::Forwarded,
+        Slot::HandoffDropped,
     ];
 
     /// The value of a core snapshot for this slot.
@@ -170,6 +176,8 @@ impl Slot {
             Slot::Foreign => s.foreign,
             Slot::TcpOpen => s.tcp_open,
             Slot::UdpOpen => s.udp_open,
+            Slot::Forwarded => s.forwarded,
+            Slot::HandoffDropped => s.handoff_dropped,
         }
     }
 }
@@ -902,6 +910,8 @@ fn publish_metrics(
                 records_dropped: v(Slot::RecordsDropped),
                 dns_dropped: v(Slot::DnsDropped),
                 foreign: v(Slot::Foreign),
+                forwarded: v(Slot::Forwarded),
+                handoff_dropped: v(Slot::HandoffDropped),
                 ring_used_bytes: r.head().saturating_sub(r.tail()),
                 ring_capacity_bytes: r.capacity(),
                 flows_open_tcp: v(Slot::TcpOpen),

@@ -46,6 +46,8 @@ pub struct StartOptions {
     /// Replay as a NIC receives: a frame whose queue is full is dropped (`imissed`) instead
     /// of waiting (the zero-loss benchmark).
     pub replay_lossy: bool,
+    /// The replay device plays a NIC without RSS (the cores spread flows in software).
+    pub replay_no_rss: bool,
     /// Tstat's histograms (`-H`), when collected.
     pub histo: Option<crate::histo::HistoSpec>,
     /// The `-H` file the control plane reads (`None` with histograms from `-R` alone).
@@ -157,6 +159,8 @@ fn core_json(i: usize, s: &CoreSnapshot, ring_used: u64, ring_size: u64) -> serd
         "dns_sent": s.dns_sent,
         "dns_dropped": s.dns_dropped,
         "foreign": s.foreign,
+        "forwarded": s.forwarded,
+        "handoff_dropped": s.handoff_dropped,
         "ring_used_bytes": ring_used,
         "ring_bytes": ring_size,
         "last_packet_us": s.last.0,

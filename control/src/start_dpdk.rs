@@ -1,13 +1,17 @@
 //! The DPDK side of `tstat-dpdk start`: EAL from the configuration, one mempool per NUMA
 //! socket, every port with one RX queue per worker, one worker lcore per queue index (queue i
 //! of every port feeds core i, so with a symmetric key both directions of a flow, even seen on
-//! the two ports of an optical tap, meet on one core). With `--replay`, the port is the
-//! in-process ring device and a feeder thread plays the NIC from a trace file.
+//! the two ports of an optical tap, meet on one core). A port that does not spread flows
+//! itself (no RSS, or fewer queues than workers: `net_pcap`, memif, vhost) is spread by the
+//! cores in software (`dpdk.software_rss`, [`engine::dpdk::CoreQueue`]); when the capture
+//! stops, the cores stop receiving and drain their hand-off rings before they are stopped.
+//! With `--replay`, the port is the in-process ring device and a feeder thread plays the NIC
+//! from a trace file.
 
+use crate::appconf::SoftwareRss;
 use crate::start::{Capture, CoreContext, CoreJob, StartOptions};
 use anyhow::{bail, Context};
-use engine::dpdk::{self, Eal, Mempool, Port, PortConfig, RingDevice, RxQueue};
-use engine::rx::{Frame, PacketQueue};
+use engine::dpdk::{self, CoreQueue, Eal, Mempool, Port, PortConfig, RingDevice, Spreader};
 use engine::source::TraceFile;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -15,19 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Queue i of every port, polled in turn by core i.
-struct MultiQueue(Vec<RxQueue>);
-
-impl PacketQueue for MultiQueue {
-    #[inline]
-    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
-        let mut n = 0;
-        for q in &mut self.0 {
-            n += q.poll(&mut f);
-        }
-        n
-    }
-}
+/// How long a stopping capture waits for the cores to drain their hand-off rings.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Everything DPDK, dropped in field order: ports (closed once their queues are gone), the
 /// ring device, the mempools, and EAL last.
@@ -72,6 +65,7 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
         cfg.ports.clone()
     };
     let mut ports = Vec::new();
+    let mut spread = Vec::new();
     for name in &names {
         let sock = dpdk::port_socket(&eal, name).unwrap_or(socket);
         let pool = match pools.get(&sock) {
@@ -107,33 +101,59 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
         };
         let pc = PortConfig {
             rx_queues: cfg.workers,
+            fit_queues: cfg.software_rss != SoftwareRss::Never,
             rx_desc: cfg.rx_desc,
             rss: cfg.rss,
             promiscuous: true,
         };
         let port =
             Port::open(&eal, name, &pc, pool).with_context(|| format!("starting port {name}"))?;
-        if !port.hardware_rss() && workers > 1 && device.is_none() {
+        // The replay device plays an RSS NIC unless told otherwise.
+        let by_flow = port.hardware_rss() || (device.is_some() && !opts.replay_no_rss);
+        let spreads_itself = by_flow && port.queues() == cfg.workers;
+        let soft = workers > 1
+            && match cfg.software_rss {
+                SoftwareRss::Always => true,
+                SoftwareRss::Auto => !spreads_itself,
+                SoftwareRss::Never => false,
+            };
+        if !spreads_itself && !soft && workers > 1 {
             eprintln!(
-                "tstat-dpdk: warning: port {name} ({}) offers no RSS; with {workers} workers each queue's flows stay on its core only if the device spreads them by flow",
+                "tstat-dpdk: warning: port {name} ({}) offers no RSS and dpdk.software_rss = \"never\": with {workers} workers each queue's flows stay on its core only if the device spreads them by flow",
                 port.driver()
             );
         }
-        tracing::info!(port = %name, driver = port.driver(), rss = port.hardware_rss(), "port started");
+        tracing::info!(port = %name, driver = port.driver(), rss = port.hardware_rss(), queues = port.queues(), software_rss = soft, "port started");
         ports.push(port);
+        spread.push(soft);
     }
-    let mut queues = Vec::new();
+    // Core i: queue i of every port that has one, analysed in place or spread by flow.
+    let mut per_core = Vec::new();
     for i in 0..cfg.workers {
-        let mut qs = Vec::new();
-        for p in &mut ports {
-            qs.push(p.rx_queue(i)?);
+        let (mut direct, mut soft) = (Vec::new(), Vec::new());
+        for (p, &s) in ports.iter_mut().zip(&spread) {
+            if i < p.queues() {
+                let q = p.rx_queue(i)?;
+                if s {
+                    soft.push(q);
+                } else {
+                    direct.push(q);
+                }
+            }
         }
-        queues.push(MultiQueue(qs));
+        per_core.push((direct, soft));
     }
+    let (queues, spreader) = CoreQueue::build(per_core, engine::wire::LinkType::Ethernet);
     let feeder = match (&opts.replay, &device) {
         (Some(trace), Some(d)) => {
             let pool = pools.values().next().cloned().expect("one pool per port");
-            Some((trace.clone(), d.feeder(pool)?))
+            let f = d.feeder(pool)?;
+            let f = if opts.replay_no_rss {
+                f.without_rss()
+            } else {
+                f
+            };
+            Some((trace.clone(), f))
         }
         _ => None,
     };
@@ -162,7 +182,8 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
         stats_rig
             .ports
             .iter()
-            .map(|p| match p.stats() {
+            .zip(&spread)
+            .map(|(p, &soft)| match p.stats() {
                 Ok(s) => {
                     // The driver's own counters, by its names (drop causes the basic
                     // counters fold together or leave out); an error leaves them out.
@@ -175,6 +196,8 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
                     serde_json::json!({
                         "port": p.name(), "driver": p.driver(),
                         "hardware_rss": p.hardware_rss(),
+                        "software_rss": soft,
+                        "rx_queues": p.queues(),
                         "ipackets": s.ipackets, "ibytes": s.ibytes,
                         "imissed": s.imissed + missed,
                         "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf + nombuf,
@@ -190,7 +213,7 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
     let lossy = opts.replay_lossy.then_some(replay_drops);
     let runner = Box::new(
         move |jobs: Vec<CoreJob>, control: &mut dyn FnMut() -> bool, stop: Arc<AtomicBool>| {
-            run_lcores(rig, jobs, control, feeder, (pps, lossy), stop)
+            run_lcores(rig, jobs, control, feeder, (pps, lossy), spreader, stop)
         },
     );
     Ok(Capture {
@@ -208,6 +231,7 @@ fn run_lcores(
     control: &mut dyn FnMut() -> bool,
     feeder: Option<(std::path::PathBuf, dpdk::RingFeeder)>,
     (pps, lossy): (Option<f64>, Option<Arc<Vec<AtomicU64>>>),
+    spreader: Option<Arc<Spreader>>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::RingSink>>> {
     let lcores = rig.eal.worker_lcores();
@@ -277,6 +301,15 @@ fn run_lcores(
     halt.store(true, Ordering::Relaxed);
     if let Some(t) = replay.take() {
         let _ = t.join();
+    }
+    // Frames handed from core to core were captured: analysed before the cores stop.
+    if let (Some(sp), None) = (&spreader, &failure) {
+        if !sp.quiesce(DRAIN_PATIENCE) {
+            eprintln!(
+                "tstat-dpdk: warning: {} frame(s) still in the cores' hand-off rings after {DRAIN_PATIENCE:?}; not analysed",
+                sp.in_flight()
+            );
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for l in launched {

@@ -428,7 +428,11 @@ fn real_supervisor_and_client_drive_the_probe() {
         &["DS:v:GAUGE:600:U:U", "RRA:AVERAGE:0.5:1:100"],
     )
     .unwrap();
-    let updates: Vec<String> = [900, 600, 300, 0]
+    // Values up to 10 minutes ahead: the export (a minute or so from now) reads from its
+    // start − 300 s on, and the interval ending in that window must be complete whatever the
+    // wall clock's phase against the 300 s grid (values up to `now` alone left it unknown
+    // when `now` was late in its interval).
+    let updates: Vec<String> = [900, 600, 300, 0, -300, -600]
         .iter()
         .map(|ago| format!("{}:7.5", now - ago))
         .collect();

@@ -4,8 +4,10 @@
 //! NICs, and a table-driven software Toeplitz hash that gives the same 32-bit value for the same
 //! input, so that trace-file runs spread flows over workers exactly as the hardware would. With
 //! the symmetric key, hash(a → b) == hash(b → a): both directions of a flow land on one worker.
-//! Does not own: mapping a hash to a worker (the RETA / modulo is the caller's), flow-table
-//! hashing (the flow table uses its own hasher), or talking to a NIC.
+//! Also owns the default redirection table ([`reta_queue`]): the queue (core) a NIC with
+//! `queues` RX queues and its default RETA gives a hash, so that software spreading over DPDK
+//! cores picks the core the hardware would. Does not own: `analyze`'s and libpcap's choice of a
+//! worker (a plain modulo, theirs), flow-table hashing (the flow table uses its own hasher), or talking to a NIC.
 //!
 //! Input layout (Microsoft RSS specification): IPv4 `src addr ‖ dst addr ‖ src port ‖ dst
 //! port` (12 bytes), IPv6 the same with 16-byte addresses (36 bytes), all in network byte order.
@@ -138,6 +140,16 @@ fn v6(addr: IpAddr) -> Ipv6Addr {
         IpAddr::V4(a) => a.to_ipv6_mapped(),
         IpAddr::V6(a) => a,
     }
+}
+
+/// Entries of a NIC's redirection table (i40e/ixgbe default size).
+pub const RETA_SIZE: u32 = 128;
+
+/// The RX queue a NIC with `queues` queues sends `hash` to under its default redirection table
+/// (`RETA[i] = i % queues`, indexed by the hash's low bits).
+#[inline]
+pub fn reta_queue(hash: u32, queues: usize) -> usize {
+    (hash % RETA_SIZE) as usize % queues.max(1)
 }
 
 /// The shared hasher for [`SYMMETRIC_RSS_KEY`], built on first use.

@@ -38,8 +38,25 @@ pub struct Frame<'a> {
 
 /// A source of frames owned by one core: a DPDK RX queue, a libpcap handle, a test vector.
 pub trait PacketQueue {
-    /// Receives at most one burst, calling `f` for each frame; returns how many there were.
+    /// Receives at most one burst, calling `f` for each frame; returns how many frames it
+    /// handled (given to `f`, handed to another core, or dropped): 0 means an idle poll.
     fn poll<F: FnMut(Frame<'_>)>(&mut self, f: F) -> usize;
+
+    /// What the queue handed to other cores so far, when it spreads frames by flow in
+    /// software (DPDK ports without RSS); zero otherwise.
+    fn handoffs(&self) -> Handoffs {
+        Handoffs::default()
+    }
+}
+
+/// Frames a core received but did not analyse itself, because their flow belongs to another
+/// core (software spreading of a port without RSS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Handoffs {
+    /// Frames handed to the core their flow hashes to.
+    pub forwarded: u64,
+    /// Frames dropped because that core's hand-off ring was full.
+    pub dropped: u64,
 }
 
 /// What a core does when a poll finds nothing.
@@ -77,6 +94,11 @@ pub struct CoreSnapshot {
     /// (`RETA[h % 128] = (h % 128) % cores`): always 0 unless the NIC's spreading differs from
     /// the symmetric hash's. The proof, in tests, that no flow is split across cores.
     pub foreign: u64,
+    /// Frames this core received and handed to the core their flow hashes to (software
+    /// spreading of a port without RSS).
+    pub forwarded: u64,
+    /// Frames this core dropped because the hand-off ring to their core was full.
+    pub handoff_dropped: u64,
 }
 
 /// DN-Hunter rings between `n` cores: `links[i]` holds core i's producers (to every other
@@ -277,7 +299,7 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
                 }
                 last = f.ts;
                 if let Some(h) = f.hash {
-                    if (h % 128) as usize % cores != index {
+                    if crate::hash::reta_queue(h, cores) != index {
                         snap.foreign += 1;
                     }
                 }
@@ -292,6 +314,9 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
                 }
             });
             snap.last = last;
+            let h = queue.handoffs();
+            snap.forwarded = h.forwarded;
+            snap.handoff_dropped = h.dropped;
             polls += 1;
             if n > 0 && snap.first == Timestamp::ZERO {
                 snap.first = first;

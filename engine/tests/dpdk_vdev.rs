@@ -48,6 +48,7 @@ fn r4_null_rss_soak_and_ring_device_hashing() {
     let before = pool.available();
     let cfg = PortConfig {
         rx_queues: 4,
+        fit_queues: false,
         rx_desc: 512,
         rss: true,
         promiscuous: true,
@@ -182,5 +183,205 @@ fn r4_null_rss_soak_and_ring_device_hashing() {
     drop(rport);
     drop(feeder);
     drop(dev);
+
+    spreading_in_software(&eal);
     drop(eal);
+}
+
+/// A two-queue device without RSS (frames to the queues in turn, no hash): the cores spread
+/// every frame to the core its symmetric hash names, moving mbufs through their rings; a full
+/// ring drops and counts; the hold stops receiving while the rings drain; no mbuf leaks.
+fn spreading_in_software(eal: &Eal) {
+    use engine::dpdk::{CoreQueue, HANDOFF_DEPTH};
+    use engine::hash::{reta_queue, symmetric};
+    use engine::rx::PacketQueue;
+
+    let dev = RingDevice::create(eal, "spread", 2, 4096, 0).unwrap();
+    let pool = Arc::new(Mempool::new(eal, "spread", 8191, 0).unwrap());
+    let mut port = Port::open(
+        eal,
+        dev.name(),
+        &PortConfig {
+            rx_queues: 2,
+            ..PortConfig::default()
+        },
+        Arc::clone(&pool),
+    )
+    .unwrap();
+    let mut feeder = dev.feeder(Arc::clone(&pool)).unwrap().without_rss();
+    let (q0, q1) = (port.rx_queue(0).unwrap(), port.rx_queue(1).unwrap());
+    let (mut cores, spreader) = CoreQueue::build(
+        vec![(vec![], vec![q0]), (vec![], vec![q1])],
+        LinkType::Ethernet,
+    );
+    let spreader = spreader.expect("two cores spreading: a spreader");
+    // 300 flows, both directions, 3 packets each way: 1,800 frames, flow-blind over 2 queues.
+    let mut owner = std::collections::HashMap::new();
+    for round in 0..3i64 {
+        for i in 0..300u16 {
+            let c = [10, 1, (i >> 8) as u8, i as u8];
+            let s = [192, 0, 2, 1 + (i % 5) as u8];
+            let there = frame(c, s, 20_000 + i, 80);
+            let back = frame(s, c, 80, 20_000 + i);
+            let core = reta_queue(
+                engine::dispatch::route(symmetric(), LinkType::Ethernet, &there)
+                    .hash
+                    .unwrap(),
+                2,
+            );
+            owner.insert(20_000 + i, core);
+            for (k, f) in [there, back].iter().enumerate() {
+                feeder
+                    .feed(
+                        Timestamp(2_000_000 + round * 1000 + k as i64),
+                        LinkType::Ethernet,
+                        f,
+                    )
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(feeder.enqueued(), &[900, 900], "flow-blind: queues in turn");
+    let mut seen = [0usize; 2];
+    let mut wrong = 0;
+    let mut idle = 0;
+    while idle < 3 {
+        let mut n = 0;
+        for (c, q) in cores.iter_mut().enumerate() {
+            n += q.poll(|f| {
+                assert!(f.hash.is_none(), "a device without RSS gives no hash");
+                assert!(
+                    f.ts.0 >= 2_000_000,
+                    "the capture time travels with the frame"
+                );
+                let sport = u16::from_be_bytes([f.data[34], f.data[35]]);
+                let dport = u16::from_be_bytes([f.data[36], f.data[37]]);
+                let client = if sport == 80 { dport } else { sport };
+                if owner[&client] != c {
+                    wrong += 1;
+                }
+                seen[c] += 1;
+            });
+        }
+        idle = if n == 0 { idle + 1 } else { 0 };
+    }
+    assert_eq!(
+        wrong, 0,
+        "every frame analysed by the core its flow hashes to"
+    );
+    assert_eq!(
+        seen[0] + seen[1],
+        1800,
+        "every frame analysed once: {seen:?}"
+    );
+    assert!(
+        seen[0] > 0 && seen[1] > 0,
+        "both cores analysed frames: {seen:?}"
+    );
+    let (h0, h1) = (cores[0].handoffs(), cores[1].handoffs());
+    assert!(h0.forwarded > 0 && h1.forwarded > 0, "{h0:?} {h1:?}");
+    assert_eq!(h0.dropped + h1.dropped, 0);
+    assert_eq!(spreader.in_flight(), 0);
+
+    drop(cores);
+    drop(port);
+    drop(feeder);
+    drop(dev);
+    assert_eq!(pool.in_use(), 0, "every mbuf back in the pool");
+
+    // One queue for two cores (net_pcap's case): core 0 spreads, core 1 only takes hand-offs.
+    // Core 1 does not drain: hand-offs beyond its ring's depth are dropped, counted, freed.
+    let dev = RingDevice::create(eal, "single", 1, 4096, 0).unwrap();
+    let mut port = Port::open(
+        eal,
+        dev.name(),
+        &PortConfig {
+            rx_queues: 2,
+            fit_queues: true,
+            ..PortConfig::default()
+        },
+        Arc::clone(&pool),
+    )
+    .unwrap();
+    assert_eq!(port.queues(), 1, "fit to the device's one queue");
+    let mut feeder = dev.feeder(Arc::clone(&pool)).unwrap().without_rss();
+    let (mut cores, spreader) = CoreQueue::build(
+        vec![(vec![], vec![port.rx_queue(0).unwrap()]), (vec![], vec![])],
+        LinkType::Ethernet,
+    );
+    let spreader = spreader.expect("core 0 spreads");
+    let to_core1: Vec<Vec<u8>> = (0..8000u16)
+        .map(|i| {
+            frame(
+                [10, 2, (i >> 8) as u8, i as u8],
+                [192, 0, 2, 77],
+                30_000,
+                443,
+            )
+        })
+        .filter(|f| {
+            let h = engine::dispatch::route(symmetric(), LinkType::Ethernet, f)
+                .hash
+                .unwrap();
+            reta_queue(h, 2) == 1
+        })
+        .take(3000)
+        .collect();
+    assert_eq!(to_core1.len(), 3000);
+    for (i, f) in to_core1.iter().enumerate() {
+        feeder
+            .feed(Timestamp(3_000_000), LinkType::Ethernet, f)
+            .unwrap();
+        if i % 1000 == 999 {
+            while cores[0].poll(|_| panic!("nothing is core 0's")) > 0 {}
+        }
+    }
+    while cores[0].poll(|_| panic!("nothing is core 0's")) > 0 {}
+    let h0 = cores[0].handoffs();
+    assert_eq!(
+        (h0.forwarded, h0.dropped),
+        (HANDOFF_DEPTH as u64, (3000 - HANDOFF_DEPTH) as u64),
+        "a full ring drops exactly the excess"
+    );
+    assert_eq!(spreader.in_flight(), HANDOFF_DEPTH as u64);
+    assert_eq!(
+        pool.in_use(),
+        HANDOFF_DEPTH as u32,
+        "only the ring's frames are held"
+    );
+
+    // The hold: queues are no longer polled (a frame fed now stays in the device), the ring
+    // drains, and quiesce reports success.
+    spreader.hold();
+    feeder
+        .feed(Timestamp(4_000_000), LinkType::Ethernet, &to_core1[0])
+        .unwrap();
+    let mut core1 = cores.pop().unwrap();
+    let (drained, got) = std::thread::scope(|s| {
+        let t = s.spawn(|| spreader.quiesce(std::time::Duration::from_secs(10)));
+        let mut got = 0;
+        while !t.is_finished() {
+            core1.poll(|_| got += 1);
+            cores[0].poll(|_| panic!("core 0 has nothing for itself"));
+        }
+        (t.join().unwrap(), got)
+    });
+    assert!(drained, "quiesce: the ring drained under the hold");
+    assert_eq!(got, HANDOFF_DEPTH, "core 1 analysed what its ring held");
+    assert_eq!(spreader.in_flight(), 0);
+    assert_eq!(
+        feeder.backlog(),
+        vec![1],
+        "the frame fed under the hold stays in the device"
+    );
+    drop(cores);
+    drop(core1);
+    drop(port);
+    drop(feeder);
+    drop(dev);
+    assert_eq!(
+        pool.in_use(),
+        1,
+        "every mbuf back in the pool but the one left in the device's ring"
+    );
 }

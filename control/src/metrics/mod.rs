@@ -120,6 +120,11 @@ pub struct CoreMetrics {
     /// Frames the NIC's spreading sent to this core although the symmetric hash names
     /// another (always 0 with a symmetric RSS key and the default redirection table).
     pub foreign: u64,
+    /// Frames this core received and handed to the core their flow hashes to (software
+    /// spreading of a port without RSS).
+    pub forwarded: u64,
+    /// Frames this core dropped because the hand-off ring to their core was full.
+    pub handoff_dropped: u64,
     /// Bytes held in the core's record ring now.
     pub ring_used_bytes: u64,
     /// Bytes the core's record ring can hold.
@@ -132,7 +137,7 @@ pub struct CoreMetrics {
 
 impl CoreMetrics {
     /// The counters of a worker's [`CoreStats`]; the gauges and the live-only counters
-    /// (`dns_dropped`, `foreign`) stay 0.
+    /// (`dns_dropped`, `foreign`, `forwarded`, `handoff_dropped`) stay 0.
     pub fn from_stats(core: usize, s: &CoreStats) -> CoreMetrics {
         CoreMetrics {
             core,
@@ -162,6 +167,8 @@ impl CoreMetrics {
         CoreMetrics {
             dns_dropped: s.dns_dropped,
             foreign: s.foreign,
+            forwarded: s.forwarded,
+            handoff_dropped: s.handoff_dropped,
             ring_used_bytes: ring_used_records.saturating_mul(RECORD_SLOT_BYTES),
             ring_capacity_bytes: ring_capacity_records.saturating_mul(RECORD_SLOT_BYTES),
             flows_open_tcp: s.tcp_open,

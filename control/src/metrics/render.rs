@@ -20,8 +20,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// | `tstat_bytes_total` | counter | `core` |
 /// | `tstat_flows_opened_total` | counter | `core`, `proto` = `tcp`/`udp` |
 /// | `tstat_flows_closed_total` | counter | `core`, `kind` = `tcp_complete`/`tcp_nocomplete`/`udp` |
-/// | `tstat_drops_total` | counter | `core`, `cause` = `malformed`/`tcp_trash`/`flow_table_full`/`record_ring_full`/`dnshunter_ring_full` |
+/// | `tstat_drops_total` | counter | `core`, `cause` = `malformed`/`tcp_trash`/`flow_table_full`/`record_ring_full`/`dnshunter_ring_full`/`handoff_ring_full` |
 /// | `tstat_foreign_packets_total` | counter | `core` |
+/// | `tstat_handed_off_packets_total` | counter | `core` |
 /// | `tstat_flows_open` | gauge | `core`, `proto` |
 /// | `tstat_record_ring_used_bytes` | gauge | `core` |
 /// | `tstat_record_ring_capacity_bytes` | gauge | `core` |
@@ -76,7 +77,8 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
             "tcp_trash (TCP segments of no flow that open none), ",
             "flow_table_full (flows evicted from a full flow table), ",
             "record_ring_full (records dropped on a full ring to the writer), ",
-            "dnshunter_ring_full (DN-Hunter entries dropped on another core's full ring)."
+            "dnshunter_ring_full (DN-Hunter entries dropped on another core's full ring), ",
+            "handoff_ring_full (frames dropped on a full ring to the core their flow hashes to)."
         ),
         &["core", "cause"],
     )?;
@@ -86,6 +88,15 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
         concat!(
             "Frames the NIC sent to this core although the symmetric flow hash names another ",
             "(0 unless the NIC's spreading differs from the symmetric hash)."
+        ),
+        core,
+    )?;
+    let forwarded = counter_vec(
+        &r,
+        "tstat_handed_off_packets_total",
+        concat!(
+            "Frames this core received from a port it spreads in software (no RSS) and handed ",
+            "to the core their symmetric flow hash names."
         ),
         core,
     )?;
@@ -131,12 +142,16 @@ pub fn render(s: &MetricsSnapshot) -> prometheus::Result<String> {
             ("flow_table_full", c.evicted),
             ("record_ring_full", c.records_dropped),
             ("dnshunter_ring_full", c.dns_dropped),
+            ("handoff_ring_full", c.handoff_dropped),
         ] {
             drops.get_metric_with_label_values(&[id, cause])?.inc_by(n);
         }
         foreign
             .get_metric_with_label_values(&[id])?
             .inc_by(c.foreign);
+        forwarded
+            .get_metric_with_label_values(&[id])?
+            .inc_by(c.forwarded);
         for (proto, n) in [("tcp", c.flows_open_tcp), ("udp", c.flows_open_udp)] {
             open.get_metric_with_label_values(&[id, proto])?
                 .set(gauge_value(n));
@@ -421,6 +436,8 @@ mod tests {
             records_dropped: 6 * k,
             dns_dropped: 8 * k,
             foreign: 0,
+            forwarded: 30 * k,
+            handoff_dropped: 9 * k,
             ring_used_bytes: 1700 * k,
             ring_capacity_bytes: 1 << 24,
             flows_open_tcp: k,
@@ -515,6 +532,7 @@ mod tests {
             ("flow_table_full", 5.0),
             ("record_ring_full", 6.0),
             ("dnshunter_ring_full", 8.0),
+            ("handoff_ring_full", 9.0),
         ] {
             assert_eq!(
                 v("tstat_drops_total", &[("core", "0"), ("cause", cause)]),
@@ -528,6 +546,7 @@ mod tests {
             );
         }
         assert_eq!(v("tstat_foreign_packets_total", &[("core", "0")]), 0.0);
+        assert_eq!(v("tstat_handed_off_packets_total", &[("core", "1")]), 60.0);
         assert_eq!(
             v("tstat_flows_open", &[("core", "1"), ("proto", "tcp")]),
             2.0
@@ -607,9 +626,9 @@ mod tests {
             v("tstat_port_xstat", &[port, ("name", "rx_crc_errors")]),
             1.0
         );
-        // 2 cores × 17 series, 5 + 2 port series, 3 + 2 traffic series, 3 scalars, 6 + 2
+        // 2 cores × 19 series, 5 + 2 port series, 3 + 2 traffic series, 3 scalars, 6 + 2
         // mPlane.
-        assert_eq!(s.len(), 2 * 17 + 7 + 5 + 3 + 8, "{text}");
+        assert_eq!(s.len(), 2 * 19 + 7 + 5 + 3 + 8, "{text}");
     }
 
     #[test]
@@ -629,7 +648,7 @@ mod tests {
             assert_eq!(ty, want, "{}", sample.name);
             assert!(sample.name.starts_with("tstat_"), "{}", sample.name);
         }
-        assert_eq!(meta.len(), 21, "{meta:?}");
+        assert_eq!(meta.len(), 22, "{meta:?}");
     }
 
     #[test]

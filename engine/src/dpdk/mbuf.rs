@@ -41,6 +41,13 @@ impl Mbuf {
         self.raw.as_ptr()
     }
 
+    /// Gives up ownership: the caller must free the returned mbuf (e.g. with [`free_bulk`]).
+    pub(super) fn into_raw(self) -> *mut sys::rte_mbuf {
+        let p = self.raw.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
     /// Takes one more reference (the ring feeder's replay: the consumer's free drops it).
     pub(super) fn retain(&self) {
         // SAFETY: the mbuf is valid while owned; a refcount increment has no other effect.
@@ -52,5 +59,17 @@ impl Drop for Mbuf {
     fn drop(&mut self) {
         // SAFETY: we own one reference (from_ptr's contract); this drops it exactly once.
         unsafe { sys::shim_pktmbuf_free(self.raw.as_ptr()) };
+    }
+}
+
+/// Frees mbufs in one call (null entries are skipped: DPDK's `rte_pktmbuf_free_bulk`).
+///
+/// # Safety
+/// Each non-null entry must be a valid mbuf whose reference the caller owns (e.g. from
+/// [`Mbuf::into_raw`]) and never uses again.
+pub(super) unsafe fn free_bulk(mbufs: &mut [*mut sys::rte_mbuf]) {
+    if !mbufs.is_empty() {
+        // SAFETY: the caller's contract; the length fits u32 (bursts of at most a few dozen).
+        unsafe { sys::rte_pktmbuf_free_bulk(mbufs.as_mut_ptr(), mbufs.len() as u32) };
     }
 }

@@ -4,13 +4,15 @@
 //! It owns the Environment Abstraction Layer ([`Eal`], once per process), packet mempools
 //! ([`Mempool`], one per NUMA socket), ports with N RX queues and a symmetric Toeplitz RSS key
 //! ([`Port`]), bursts of received mbufs ([`RxQueue`], freed in bulk after the worker has seen
-//! them), the owning [`Mbuf`] type, lcore launch ([`lcore`]) and the in-process ring device used
-//! by tests and the replay benchmark ([`RingDevice`]). Every DPDK return code becomes an
+//! them), what each core polls and the software spreading of ports without RSS over the cores
+//! ([`CoreQueue`], [`Spreader`]), the owning [`Mbuf`] type, lcore launch ([`lcore`]) and the
+//! in-process ring device used by tests and the replay benchmark ([`RingDevice`]). Every DPDK return code becomes an
 //! [`Error`] naming the call; `rte_*` names never leave this module.
 //!
 //! It deliberately knows nothing of flows or logs: a queue hands frames (bytes, timestamp,
 //! NIC hash) to whatever closure the per-core loop ([`crate::rx`]) passes it.
 
+mod dispatch;
 mod eal;
 pub mod lcore;
 mod mbuf;
@@ -18,6 +20,7 @@ mod mempool;
 mod port;
 mod ringdev;
 
+pub use dispatch::{CoreQueue, Spreader, HANDOFF_DEPTH};
 pub use eal::Eal;
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;

@@ -8,10 +8,11 @@
 //! (0x6d5a repeated), stretched to the device's key size, so both directions of a flow hash
 //! alike and land on the same queue.
 
-use super::{check, sys, Eal, Error, Mempool};
+use super::{check, sys, Eal, Error, Mbuf, Mempool};
 use crate::rx::Frame;
 use crate::time::Timestamp;
 use std::ffi::{CStr, CString};
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Linux ENOTSUP: the device lacks an optional feature.
@@ -25,6 +26,9 @@ pub const BURST: usize = 32;
 pub struct PortConfig {
     /// RX queues (one per worker lcore).
     pub rx_queues: u16,
+    /// Open fewer queues when the device has fewer than `rx_queues` (`net_pcap` has one per
+    /// `rx_pcap` file) instead of refusing: the cores then spread its frames in software.
+    pub fit_queues: bool,
     /// Descriptors per RX queue (adjusted to the device's limits).
     pub rx_desc: u16,
     /// Ask for RSS (masked by what the device offers).
@@ -37,6 +41,7 @@ impl Default for PortConfig {
     fn default() -> Self {
         PortConfig {
             rx_queues: 1,
+            fit_queues: false,
             rx_desc: 1024,
             rss: true,
             promiscuous: true,
@@ -132,7 +137,8 @@ pub fn port_names(_eal: &Eal) -> Vec<String> {
 
 impl Port {
     /// Configures and starts the port named `name` (a PCI address such as `0000:01:00.0`, or
-    /// a vdev name such as `net_pcap0`) with `cfg.rx_queues` RX queues fed from `pool`.
+    /// a vdev name such as `net_pcap0`) with `cfg.rx_queues` RX queues (fewer with
+    /// `cfg.fit_queues` on a device that has fewer) fed from `pool`.
     pub fn open(
         eal: &Eal,
         name: &str,
@@ -165,7 +171,12 @@ impl Port {
                 .to_string_lossy()
                 .into_owned()
         };
-        if cfg.rx_queues == 0 || cfg.rx_queues > info.max_rx_queues {
+        let rx_queues = if cfg.fit_queues {
+            cfg.rx_queues.min(info.max_rx_queues)
+        } else {
+            cfg.rx_queues
+        };
+        if rx_queues == 0 || rx_queues > info.max_rx_queues {
             return Err(Error::Config(format!(
                 "port {name} ({driver}) supports 1 to {} RX queues, {} asked",
                 info.max_rx_queues, cfg.rx_queues
@@ -205,7 +216,7 @@ impl Port {
         // One TX queue: several PMDs refuse a port without any; nothing is ever sent.
         // SAFETY: id is valid; conf (and the key it points to) outlive the call, which copies.
         check("rte_eth_dev_configure", unsafe {
-            sys::rte_eth_dev_configure(id, cfg.rx_queues, 1, &conf)
+            sys::rte_eth_dev_configure(id, rx_queues, 1, &conf)
         })?;
         let (mut nb_rx, mut nb_tx) = (cfg.rx_desc, 512u16);
         // SAFETY: id is valid; both are valid in/out pointers.
@@ -217,7 +228,7 @@ impl Port {
             s if s < 0 => 0,
             s => s as u32,
         };
-        for q in 0..cfg.rx_queues {
+        for q in 0..rx_queues {
             // SAFETY: id is valid and configured with rx_queues queues; a null rxconf means the
             // device defaults; the pool outlives the port (PortShared holds it).
             check("rte_eth_rx_queue_setup", unsafe {
@@ -243,9 +254,9 @@ impl Port {
             shared,
             name: name.to_string(),
             driver,
-            queues: cfg.rx_queues,
+            queues: rx_queues,
             rss_hf,
-            taken: vec![false; usize::from(cfg.rx_queues)],
+            taken: vec![false; usize::from(rx_queues)],
             ts,
         })
     }
@@ -449,10 +460,18 @@ impl RxQueue {
     }
 }
 
-impl crate::rx::PacketQueue for RxQueue {
-    /// Receives one burst, hands each frame to `f`, then frees the whole burst at once.
+impl RxQueue {
+    /// Receives one burst and shows each frame to `keep`, which either analyses it here
+    /// (`None`) or names the core it belongs to (`Some(core)`); such a frame's mbuf is then
+    /// handed to `give` with its capture time and NIC hash, once `keep` has returned (ownership
+    /// moves: `give` keeps or frees it). The frames kept are freed together at the end.
+    /// Returns the burst's size.
     #[inline]
-    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
+    pub(super) fn poll_split<K, G>(&mut self, mut keep: K, mut give: G) -> usize
+    where
+        K: FnMut(Frame<'_>) -> Option<usize>,
+        G: FnMut(usize, Mbuf, Timestamp, Option<u32>),
+    {
         // SAFETY: the port is started (PortShared alive), this queue is polled by its owner
         // only, and bufs has room for BURST pointers.
         let n = unsafe {
@@ -469,15 +488,19 @@ impl crate::rx::PacketQueue for RxQueue {
         }
         let TimestampSource::Dynfield { offset, flag, tsc } = self.ts;
         let mut burst_time: Option<Timestamp> = None;
-        for &m in &self.bufs[..n] {
-            // SAFETY: rx_burst returned n valid mbufs that we own until the bulk free below.
+        let mut kept = 0;
+        for i in 0..n {
+            let m = self.bufs[i];
+            // SAFETY: rx_burst returned n valid mbufs that we own until they are freed below
+            // or handed to `give`.
             let mb = unsafe { &*m };
             let start = mb
                 .buf_addr
                 .cast::<u8>()
                 .wrapping_add(usize::from(mb.data_off));
             // SAFETY: buf_addr + data_off points at data_len initialised bytes of the first
-            // segment (DPDK's mbuf invariant); the slice dies before the mbuf is freed.
+            // segment (DPDK's mbuf invariant); the slice dies with `keep`'s call, before the
+            // mbuf is freed or handed over.
             let data = unsafe { std::slice::from_raw_parts(start, usize::from(mb.data_len)) };
             let hash = if mb.ol_flags & u64::from(sys::RTE_MBUF_F_RX_RSS_HASH) != 0 {
                 // SAFETY: the outer union is the hash (the 8 bytes after vlan_tci): any bit
@@ -498,12 +521,40 @@ impl crate::rx::PacketQueue for RxQueue {
             } else {
                 *burst_time.get_or_insert_with(|| tsc.now())
             };
-            f(Frame { ts, data, hash });
+            match keep(Frame { ts, data, hash }) {
+                None => {
+                    self.bufs[kept] = m;
+                    kept += 1;
+                }
+                Some(core) => {
+                    if let Some(p) = NonNull::new(m) {
+                        // SAFETY: rx_burst handed us this mbuf's only reference; it is not
+                        // among the `kept` entries freed below, so `give` becomes its sole
+                        // owner.
+                        give(core, unsafe { Mbuf::from_ptr(p) }, ts, hash);
+                    }
+                }
+            }
         }
-        // SAFETY: the n mbufs are ours (returned by rx_burst) and no reference to their data
-        // survives the loop above; each is freed exactly once.
-        unsafe { sys::rte_pktmbuf_free_bulk(self.bufs.as_mut_ptr(), n as u32) };
+        // SAFETY: the first `kept` entries are mbufs of this burst still ours (each written
+        // once above, none handed over), and no reference to their data survives the loop;
+        // each is freed exactly once.
+        unsafe { sys::rte_pktmbuf_free_bulk(self.bufs.as_mut_ptr(), kept as u32) };
         n
+    }
+}
+
+impl crate::rx::PacketQueue for RxQueue {
+    /// Receives one burst, hands each frame to `f`, then frees the whole burst at once.
+    #[inline]
+    fn poll<F: FnMut(Frame<'_>)>(&mut self, mut f: F) -> usize {
+        self.poll_split(
+            |frame| {
+                f(frame);
+                None
+            },
+            |_, _, _, _| {},
+        )
     }
 }
 

@@ -8,6 +8,10 @@
 //! (`RETA[i] = i % queues`). Replays either copy each frame into a fresh mbuf ([`RingFeeder::feed`],
 //! lossless: waits for room) or recycle pre-built mbufs by reference count
 //! ([`RingFeeder::replay`], no copy per packet: the benchmark's path).
+//!
+//! [`RingFeeder::without_rss`] plays a multi-queue NIC without RSS instead (memif, vhost,
+//! af_packet under rollover): frames go to the queues in turn, flow-blind, and carry no hash;
+//! the cores must then spread them by flow in software ([`super::dispatch`]).
 
 use super::{last_error, sys, Eal, Error, Mbuf, Mempool};
 use crate::hash::Toeplitz;
@@ -16,9 +20,6 @@ use crate::wire::LinkType;
 use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::Arc;
-
-/// Entries of a NIC's redirection table (i40e/ixgbe default size).
-const RETA_SIZE: u32 = 128;
 
 /// Rings behind an ethdev; the port is opened by name with [`super::Port::open`].
 pub struct RingDevice {
@@ -120,6 +121,7 @@ impl RingDevice {
             ts_flag: flag,
             hasher: crate::hash::symmetric(),
             spread: 0,
+            rss: true,
             enqueued: vec![0; self.rings.len()],
             missed: vec![0; self.rings.len()],
             nombuf: 0,
@@ -145,6 +147,8 @@ pub struct RingFeeder {
     ts_flag: u64,
     hasher: &'static Toeplitz,
     spread: usize,
+    /// Spread by the symmetric hash and set it (an RSS NIC); false: queues in turn, no hash.
+    rss: bool,
     enqueued: Vec<u64>,
     missed: Vec<u64>,
     nombuf: u64,
@@ -155,6 +159,14 @@ pub struct RingFeeder {
 unsafe impl Send for RingFeeder {}
 
 impl RingFeeder {
+    /// Plays a NIC without RSS: each frame goes to the next queue in turn, whatever its flow,
+    /// and carries no hash (`RTE_MBUF_F_RX_RSS_HASH` unset), so both directions of a flow, and
+    /// the packets of one direction, reach different queues.
+    pub fn without_rss(mut self) -> RingFeeder {
+        self.rss = false;
+        self
+    }
+
     /// Builds an mbuf holding a copy of `frame`, with its hash, flags and timestamp set, and
     /// the queue it goes to. `None` when the pool is empty.
     pub fn build(
@@ -190,10 +202,17 @@ impl RingFeeder {
         // SAFETY: dst points at len writable bytes inside m's buffer (append's contract),
         // which cannot overlap `frame` (a caller's slice outside any mempool we own).
         unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), dst.cast::<u8>(), frame.len()) };
-        let route = crate::dispatch::route(self.hasher, link, frame);
+        let route = if self.rss {
+            crate::dispatch::route(self.hasher, link, frame)
+        } else {
+            crate::dispatch::Route {
+                hash: None,
+                dns: false,
+            }
+        };
         let nq = self.rings.len();
         let q = match route.hash {
-            Some(h) => ((h % RETA_SIZE) as usize) % nq,
+            Some(h) => crate::hash::reta_queue(h, nq),
             None => {
                 self.spread += 1;
                 self.spread % nq
