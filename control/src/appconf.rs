@@ -40,6 +40,9 @@ pub struct RawDpdk {
     /// Spreading frames over the cores in software: `"auto"` (default: the ports without
     /// RSS, or with fewer queues than workers), `"always"` (every port), `"never"`.
     pub software_rss: Option<String>,
+    /// Packet times: `"auto"` (default: the NIC's RX timestamps where offered), `"device"`
+    /// (required), `"software"` (the TSC, disciplined to the system clock).
+    pub rx_timestamps: Option<String>,
 }
 
 /// `[pcap]`: libpcap live capture.
@@ -193,6 +196,18 @@ pub enum SoftwareRss {
     Never,
 }
 
+/// Where DPDK ports' packet times come from (`engine::dpdk::RxTimestamps`, named here so that
+/// the configuration builds without DPDK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxTimestampMode {
+    /// The NIC's RX timestamps where offered, software time otherwise.
+    Auto,
+    /// The NIC's RX timestamps; a port without them is refused.
+    Device,
+    /// Software time (the TSC at each burst, disciplined to the system clock).
+    Software,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -216,6 +231,8 @@ pub struct AppConfig {
     pub rss: bool,
     /// Which ports the cores spread in software.
     pub software_rss: SoftwareRss,
+    /// Where packet times come from.
+    pub rx_timestamps: RxTimestampMode,
     /// libpcap interface.
     pub interface: Option<String>,
     /// libpcap snaplen.
@@ -271,6 +288,12 @@ impl AppConfig {
             "always" => SoftwareRss::Always,
             "never" => SoftwareRss::Never,
             o => bail!("dpdk.software_rss: {o:?} is not one of auto, always, never"),
+        };
+        let rx_timestamps = match raw.dpdk.rx_timestamps.as_deref().unwrap_or("auto") {
+            "auto" => RxTimestampMode::Auto,
+            "device" => RxTimestampMode::Device,
+            "software" => RxTimestampMode::Software,
+            o => bail!("dpdk.rx_timestamps: {o:?} is not one of auto, device, software"),
         };
         let workers = raw.capture.workers.unwrap_or(1);
         if workers == 0 {
@@ -335,6 +358,7 @@ impl AppConfig {
             mempool_size: raw.dpdk.mempool_size.unwrap_or(65535),
             rss: raw.dpdk.rss.unwrap_or(true),
             software_rss,
+            rx_timestamps,
             interface: raw.pcap.interface,
             snaplen: raw.pcap.snaplen.unwrap_or(65535),
             filter_file: raw.pcap.filter_file,
@@ -404,5 +428,23 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("interface"));
+        for (key, bad) in [("software_rss", "sometimes"), ("rx_timestamps", "ptp")] {
+            let raw: RawConfig = toml::from_str(&format!("[dpdk]\n{key} = \"{bad}\"\n")).unwrap();
+            let e = AppConfig::from_raw(raw).unwrap_err().to_string();
+            assert!(e.contains(&format!("dpdk.{key}")) && e.contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn spreading_and_timestamps_default_to_auto() {
+        let c = AppConfig::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(c.software_rss, SoftwareRss::Auto);
+        assert_eq!(c.rx_timestamps, RxTimestampMode::Auto);
+        let raw: RawConfig =
+            toml::from_str("[dpdk]\nsoftware_rss = \"never\"\nrx_timestamps = \"device\"\n")
+                .unwrap();
+        let c = AppConfig::from_raw(raw).unwrap();
+        assert_eq!(c.software_rss, SoftwareRss::Never);
+        assert_eq!(c.rx_timestamps, RxTimestampMode::Device);
     }
 }

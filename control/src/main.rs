@@ -206,6 +206,14 @@ struct StartArgs {
     /// Worker cores, replacing capture.workers
     #[arg(long, value_name = "N")]
     workers: Option<u16>,
+    /// Packet times of DPDK ports: auto, device (the NIC's RX timestamps) or software,
+    /// replacing dpdk.rx_timestamps
+    #[arg(long, value_name = "MODE")]
+    rx_timestamps: Option<String>,
+    /// Spreading DPDK ports over the workers in software: auto, always or never, replacing
+    /// dpdk.software_rss
+    #[arg(long, value_name = "MODE")]
+    software_rss: Option<String>,
     /// Control socket, replacing control.socket
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
@@ -566,6 +574,12 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(i) = a.idle {
         raw.capture.idle = Some(i);
+    }
+    if let Some(m) = a.rx_timestamps {
+        raw.dpdk.rx_timestamps = Some(m);
+    }
+    if let Some(m) = a.software_rss {
+        raw.dpdk.software_rss = Some(m);
     }
     let cfg = AppConfig::from_raw(raw).with_context(|| format!("{}", a.config.display()))?;
     let mut engine = EngineConfig::default();

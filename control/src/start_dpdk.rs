@@ -8,7 +8,7 @@
 //! With `--replay`, the port is the in-process ring device and a feeder thread plays the NIC
 //! from a trace file.
 
-use crate::appconf::SoftwareRss;
+use crate::appconf::{RxTimestampMode, SoftwareRss};
 use crate::start::{Capture, CoreContext, CoreJob, StartOptions};
 use anyhow::{bail, Context};
 use engine::dpdk::{self, CoreQueue, Eal, Mempool, Port, PortConfig, RingDevice, Spreader};
@@ -105,6 +105,11 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             rx_desc: cfg.rx_desc,
             rss: cfg.rss,
             promiscuous: true,
+            timestamps: match cfg.rx_timestamps {
+                RxTimestampMode::Auto => dpdk::RxTimestamps::Auto,
+                RxTimestampMode::Device => dpdk::RxTimestamps::Device,
+                RxTimestampMode::Software => dpdk::RxTimestamps::Software,
+            },
         };
         let port =
             Port::open(&eal, name, &pc, pool).with_context(|| format!("starting port {name}"))?;
@@ -198,6 +203,8 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
                         "hardware_rss": p.hardware_rss(),
                         "software_rss": soft,
                         "rx_queues": p.queues(),
+                        "rx_timestamps": if p.device_timestamps() { "device" } else { "software" },
+                        "clock": clock_json(&p.clock_report()),
                         "ipackets": s.ipackets, "ibytes": s.ibytes,
                         "imissed": s.imissed + missed,
                         "ierrors": s.ierrors, "rx_nombuf": s.rx_nombuf + nombuf,
@@ -224,6 +231,23 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
 }
 
 type Slot = Arc<Mutex<Option<engine::rx::Stopped<crate::start::RingSink>>>>;
+
+/// How often the main lcore disciplines the ports' clocks against the system clock.
+const CLOCK_EVERY: Duration = Duration::from_secs(1);
+
+fn clock_json(r: &dpdk::ClockReport) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "tsc_hz": r.tsc_hz.round(),
+        "tsc_offset_ns": r.tsc_offset_ns,
+        "tsc_steps": r.tsc_steps,
+    });
+    if let Some((hz, offset, steps)) = r.device {
+        v["device_hz"] = hz.round().into();
+        v["device_offset_ns"] = offset.into();
+        v["device_steps"] = steps.into();
+    }
+    v
+}
 
 fn run_lcores(
     rig: Rc<Rig>,
@@ -276,7 +300,14 @@ fn run_lcores(
         _ => None,
     };
     let mut fed: Option<dpdk::RingFeeder> = None;
+    let mut clocks_at = std::time::Instant::now();
     while failure.is_none() && control() {
+        if clocks_at.elapsed() >= CLOCK_EVERY {
+            clocks_at = std::time::Instant::now();
+            for p in &rig.ports {
+                p.discipline_clocks();
+            }
+        }
         if replay.as_ref().is_some_and(|t| t.is_finished()) {
             let (f, r) = replay
                 .take()

@@ -389,6 +389,24 @@ fn r4_status_then_sigterm_flushes_every_open_flow() {
         "{status}"
     );
     assert!(status["uptime_s"].is_f64());
+    // net_pcap offers no RX timestamps (its times are the trace's, in the rx-timestamp
+    // field); the TSC clock is disciplined once a second against the system clock.
+    let port = &status["ports"][0];
+    assert_eq!(port["rx_timestamps"], "software", "{status}");
+    assert_eq!(port["software_rss"], false, "{status}");
+    assert_eq!(port["rx_queues"], 1, "{status}");
+    wait_for("a clock reading", Duration::from_secs(10), || {
+        status = status_json(&dir).unwrap_or_default();
+        status["ports"][0]["clock"]["tsc_hz"].as_f64() > Some(0.0)
+    });
+    let clock = &status["ports"][0]["clock"];
+    assert!(clock["tsc_hz"].as_f64() > Some(1e8), "{status}");
+    assert_eq!(clock["tsc_steps"], 0, "{status}");
+    assert!(
+        clock["tsc_offset_ns"].as_i64().unwrap().abs() < 500_000_000,
+        "{status}"
+    );
+    assert!(clock.get("device_hz").is_none(), "{status}");
     // SIGTERM: the flows still open are written, as at the end of a trace.
     let pid = child.id().to_string();
     assert!(Command::new("kill")
@@ -462,6 +480,26 @@ fn r4_bad_devices_and_eal_arguments_fail_with_a_clear_message() {
         assert!(t.contains(want), "{want:?} in:\n{t}");
         assert!(!t.contains("panicked"), "{t}");
     }
+    // RX timestamps from a device that has none.
+    let trace = pcap("zeek__bro.org.pcap");
+    let o = start_cmd(
+        &dir,
+        &eal(
+            "e4",
+            2,
+            &format!("--vdev=net_pcap0,rx_pcap={}", trace.display()),
+        ),
+        1,
+        &["--port", "net_pcap0", "--rx-timestamps", "device"],
+    )
+    .output()
+    .unwrap();
+    let t = text(&o);
+    assert!(
+        t.contains("port net_pcap0 (net_pcap) does not offer RX timestamps"),
+        "{t}"
+    );
+    assert_eq!(o.status.code(), Some(2), "{t}");
     // More workers than EAL lcores.
     let o = start_cmd(&dir, &eal("e5", 2, "--vdev=net_null0"), 3, &[])
         .output()

@@ -52,15 +52,43 @@ fn r4_null_rss_soak_and_ring_device_hashing() {
         rx_desc: 512,
         rss: true,
         promiscuous: true,
+        timestamps: Default::default(),
     };
+    assert!(
+        matches!(
+            Port::open(
+                &eal,
+                "net_null0",
+                &PortConfig {
+                    timestamps: engine::dpdk::RxTimestamps::Device,
+                    ..cfg.clone()
+                },
+                Arc::clone(&pool)
+            ),
+            Err(engine::dpdk::Error::Config(m)) if m.contains("does not offer RX timestamps")
+        ),
+        "RX timestamps required from a device without them"
+    );
     let mut port = Port::open(&eal, "net_null0", &cfg, Arc::clone(&pool))
         .expect("net_null accepts the RSS configuration");
+    assert!(!port.device_timestamps());
+    // net_null's frames carry no time: the TSC's, mapped to the system clock.
+    let report = port.discipline_clocks();
+    assert!(report.tsc_hz > 1e8 && report.device.is_none(), "{report:?}");
+    let now_us = engine::clock::system_now_ns() / 1000;
     assert!(
         port.hardware_rss(),
         "net_null offers RSS hash functions, so RSS is configured"
     );
     assert!(port.rx_queue(4).is_err() && port.rx_queue(0).is_ok() && port.rx_queue(0).is_err());
     let mut queues: Vec<_> = (1..4).map(|q| port.rx_queue(q).unwrap()).collect();
+    queues[0].poll(|f: Frame<'_>| {
+        assert!(
+            (f.ts.0 - now_us).abs() < 1_000_000,
+            "TSC time within a second of the system clock: {} vs {now_us}",
+            f.ts.0
+        )
+    });
     let mut total = 0u64;
     let mut bytes = 0u64;
     while total < 3_000_000 {

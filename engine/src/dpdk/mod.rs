@@ -24,7 +24,9 @@ pub use dispatch::{CoreQueue, Spreader, HANDOFF_DEPTH};
 pub use eal::Eal;
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
-pub use port::{port_names, port_socket, Port, PortConfig, PortStats, RxQueue, TimestampSource};
+pub use port::{
+    port_names, port_socket, ClockReport, Port, PortConfig, PortStats, RxQueue, RxTimestamps,
+};
 pub use ringdev::{RingDevice, RingFeeder};
 
 use dpdk_sys as sys;

@@ -9,6 +9,7 @@
 //! alike and land on the same queue.
 
 use super::{check, sys, Eal, Error, Mbuf, Mempool};
+use crate::clock::{CounterClock, Discipline, Segment};
 use crate::rx::Frame;
 use crate::time::Timestamp;
 use std::ffi::{CStr, CString};
@@ -35,6 +36,22 @@ pub struct PortConfig {
     pub rss: bool,
     /// Put the port in promiscuous mode (a probe sees traffic not addressed to it).
     pub promiscuous: bool,
+    /// Where packet times come from.
+    pub timestamps: RxTimestamps,
+}
+
+/// Where a port's packet times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxTimestamps {
+    /// The NIC's own RX timestamps where it offers them (`RTE_ETH_RX_OFFLOAD_TIMESTAMP` and a
+    /// readable clock), software time otherwise.
+    #[default]
+    Auto,
+    /// The NIC's RX timestamps, or the port is refused.
+    Device,
+    /// Software time: the TSC when each burst is received (or the rx-timestamp dynfield a
+    /// virtual device fills in µs, as `net_pcap` does).
+    Software,
 }
 
 impl Default for PortConfig {
@@ -45,6 +62,7 @@ impl Default for PortConfig {
             rx_desc: 1024,
             rss: true,
             promiscuous: true,
+            timestamps: RxTimestamps::Auto,
         }
     }
 }
@@ -97,7 +115,9 @@ pub struct Port {
     queues: u16,
     rss_hf: u64,
     taken: Vec<bool>,
-    ts: TimestampSource,
+    ts: Stamping,
+    /// The clocks' disciplining state (the main lcore's, once a second).
+    discipline: std::sync::Mutex<(Discipline, Discipline)>,
 }
 
 impl std::fmt::Debug for Port {
@@ -201,7 +221,21 @@ impl Port {
             .cycle()
             .take(key_len)
             .collect();
+        let offers_ts = info.rx_offload_capa & u64::from(sys::RTE_ETH_RX_OFFLOAD_TIMESTAMP) != 0;
+        let device_ts = match cfg.timestamps {
+            RxTimestamps::Software => false,
+            RxTimestamps::Auto => offers_ts,
+            RxTimestamps::Device if offers_ts => true,
+            RxTimestamps::Device => {
+                return Err(Error::Config(format!(
+                    "port {name} ({driver}) does not offer RX timestamps (RTE_ETH_RX_OFFLOAD_TIMESTAMP): set dpdk.rx_timestamps to \"auto\" or \"software\""
+                )))
+            }
+        };
         let mut conf = sys::rte_eth_conf::default();
+        if device_ts {
+            conf.rxmode.offloads |= u64::from(sys::RTE_ETH_RX_OFFLOAD_TIMESTAMP);
+        }
         if rss_hf != 0 {
             conf.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
@@ -249,7 +283,19 @@ impl Port {
                 check("rte_eth_promiscuous_enable", rc)?;
             }
         }
-        let ts = TimestampSource::detect(eal)?;
+        let ts = Stamping::new(eal, device_ts.then_some(id))
+            .map_err(|e| match (e, cfg.timestamps) {
+                (Error::Dpdk { op: "rte_eth_read_clock", errno }, RxTimestamps::Device) => Error::Config(format!(
+                    "port {name} ({driver}) stamps packets with its clock but cannot read it (rte_eth_read_clock: {}): its timestamps cannot be converted to time; set dpdk.rx_timestamps to \"software\"",
+                    super::strerror(errno)
+                )),
+                (e, _) => e,
+            })
+            .or_else(|e| match e {
+                // Auto: a clock that cannot be read leaves the device's stamps unused.
+                Error::Dpdk { op: "rte_eth_read_clock", .. } => Stamping::new(eal, None).map(Stamping::ignoring_dynfield),
+                e => Err(e),
+            })?;
         Ok(Port {
             shared,
             name: name.to_string(),
@@ -258,6 +304,7 @@ impl Port {
             rss_hf,
             taken: vec![false; usize::from(rx_queues)],
             ts,
+            discipline: Default::default(),
         })
     }
 
@@ -302,8 +349,45 @@ impl Port {
             port: Arc::clone(&self.shared),
             queue: q,
             bufs: [std::ptr::null_mut(); BURST],
-            ts: self.ts,
+            ts: self.ts.clone(),
         })
+    }
+
+    /// Whether packet times come from the NIC's own clock (RX timestamp offload).
+    pub fn device_timestamps(&self) -> bool {
+        self.ts.device.is_some()
+    }
+
+    /// Disciplines the port's clocks (the TSC and, with RX timestamps, the NIC's) against the
+    /// system clock: one reading each, about once a second, from one thread (the main lcore).
+    pub fn discipline_clocks(&self) -> ClockReport {
+        let mut d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: reading the TSC has no preconditions.
+        let (c, t) = tsc_pair();
+        d.0.update(&self.ts.tsc, c, t);
+        if let Some(dev) = &self.ts.device {
+            // A failed read (none once the clock was read at start) skips this reading.
+            if let Ok((c, t)) = crate::clock::read_pair(|| read_clock(self.shared.id)) {
+                d.1.update(dev, c, t);
+            }
+        }
+        drop(d);
+        self.clock_report()
+    }
+
+    /// The clocks as the last [`Port::discipline_clocks`] saw them.
+    pub fn clock_report(&self) -> ClockReport {
+        let d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
+        ClockReport {
+            tsc_hz: d.0.hz,
+            tsc_offset_ns: d.0.last_offset_ns,
+            tsc_steps: d.0.steps,
+            device: self
+                .ts
+                .device
+                .as_ref()
+                .map(|_| (d.1.hz, d.1.last_offset_ns, d.1.steps)),
+        }
     }
 
     /// The port's counters now.
@@ -376,63 +460,87 @@ fn c_name(raw: &[std::os::raw::c_char]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Where packet timestamps come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampSource {
-    /// The standard rx-timestamp dynamic field, in microseconds since the epoch, when the
-    /// mbuf carries its flag (net_pcap fills it from the trace; so does the ring feeder);
-    /// otherwise the TSC below.
-    Dynfield {
-        /// Byte offset of the field in the mbuf.
-        offset: usize,
-        /// The `ol_flags` bit saying the field is valid.
-        flag: u64,
-        /// The TSC fallback.
-        tsc: TscClock,
-    },
+/// What [`Port::discipline_clocks`] saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClockReport {
+    /// The TSC's measured rate.
+    pub tsc_hz: f64,
+    /// The TSC mapping's offset from the system clock at the reading (ns).
+    pub tsc_offset_ns: i64,
+    /// Times the TSC mapping was stepped.
+    pub tsc_steps: u64,
+    /// With RX timestamps: the NIC clock's rate, offset (ns) and steps.
+    pub device: Option<(f64, i64, u64)>,
 }
 
-/// Wall-clock time derived from the TSC: one reading per burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TscClock {
-    base_us: i64,
-    tsc0: u64,
-    hz: u64,
-}
-
-impl TscClock {
-    fn now(&self) -> Timestamp {
-        // SAFETY: reading the TSC has no preconditions.
-        let tsc = unsafe { sys::shim_rdtsc() };
-        let dt = tsc.wrapping_sub(self.tsc0) as u128 * 1_000_000 / u128::from(self.hz.max(1));
-        Timestamp(self.base_us + dt as i64)
+/// The TSC and the system time (ns) around it.
+fn tsc_pair() -> (u64, i64) {
+    // SAFETY: reading the TSC has no preconditions.
+    let r: Result<_, std::convert::Infallible> =
+        crate::clock::read_pair(|| Ok(unsafe { sys::shim_rdtsc() }));
+    match r {
+        Ok(pair) => pair,
     }
 }
 
-impl TimestampSource {
-    fn detect(eal: &Eal) -> Result<TimestampSource, Error> {
+/// The NIC's clock now (`rte_eth_read_clock`).
+fn read_clock(port: u16) -> Result<u64, Error> {
+    let mut c = 0u64;
+    // SAFETY: the port is valid (started) while the caller's handle lives; c is a valid
+    // out-pointer.
+    check("rte_eth_read_clock", unsafe {
+        sys::rte_eth_read_clock(port, &mut c)
+    })?;
+    Ok(c)
+}
+
+/// How the queues of a port stamp frames: the rx-timestamp dynfield when a frame carries it —
+/// NIC clock ticks converted by `device` with the RX timestamp offload, µs since the epoch
+/// otherwise (what `net_pcap` and the ring feeder write) — else the TSC at the burst.
+#[derive(Debug, Clone)]
+struct Stamping {
+    offset: usize,
+    /// The dynfield's `ol_flags` bit; 0: never read the dynfield.
+    flag: u64,
+    device: Option<Arc<CounterClock>>,
+    tsc: Arc<CounterClock>,
+}
+
+impl Stamping {
+    /// With `device = Some(port)`, the port's clock converts the dynfield's ticks; its nominal
+    /// rate is measured over 10 ms here, then disciplined.
+    fn new(eal: &Eal, device: Option<u16>) -> Result<Stamping, Error> {
         let (mut offset, mut flag) = (0i32, 0u64);
         // SAFETY: EAL is initialised; both are valid out-pointers. Registering an already
         // registered field returns the existing offset and flag.
         check("rte_mbuf_dyn_rx_timestamp_register", unsafe {
             sys::rte_mbuf_dyn_rx_timestamp_register(&mut offset, &mut flag)
         })?;
-        let base_us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0);
-        // SAFETY: reading the TSC has no preconditions.
-        let tsc0 = unsafe { sys::shim_rdtsc() };
-        Ok(TimestampSource::Dynfield {
+        let (c, t) = tsc_pair();
+        let tsc = Arc::new(CounterClock::new(c, t, eal.tsc_hz() as f64));
+        let device = match device {
+            None => None,
+            Some(port) => {
+                let (c1, t1) = crate::clock::read_pair(|| read_clock(port))?;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                let (c2, t2) = crate::clock::read_pair(|| read_clock(port))?;
+                let hz = c2.wrapping_sub(c1) as f64 / ((t2 - t1) as f64 / 1e9);
+                Some(Arc::new(CounterClock::new(c2, t2, hz)))
+            }
+        };
+        Ok(Stamping {
             offset: usize::try_from(offset)
                 .map_err(|_| Error::Config("negative dynfield offset".into()))?,
             flag,
-            tsc: TscClock {
-                base_us,
-                tsc0,
-                hz: eal.tsc_hz(),
-            },
+            device,
+            tsc,
         })
+    }
+
+    /// Software time only: the dynfield holds ticks of a clock that cannot be read.
+    fn ignoring_dynfield(mut self) -> Stamping {
+        self.flag = 0;
+        self
     }
 }
 
@@ -441,7 +549,7 @@ pub struct RxQueue {
     port: Arc<PortShared>,
     queue: u16,
     bufs: [*mut sys::rte_mbuf; BURST],
-    ts: TimestampSource,
+    ts: Stamping,
 }
 
 // SAFETY: the queue is polled only by its owner (it is moved to one lcore and never shared);
@@ -486,8 +594,14 @@ impl RxQueue {
         if n == 0 {
             return 0;
         }
-        let TimestampSource::Dynfield { offset, flag, tsc } = self.ts;
+        let Stamping {
+            offset,
+            flag,
+            ref device,
+            ref tsc,
+        } = self.ts;
         let mut burst_time: Option<Timestamp> = None;
+        let mut device_segment: Option<Segment> = None;
         let mut kept = 0;
         for i in 0..n {
             let m = self.bufs[i];
@@ -514,12 +628,16 @@ impl RxQueue {
             let ts = if flag != 0 && mb.ol_flags & flag != 0 {
                 let field = m.cast::<u8>().wrapping_add(offset).cast::<u64>();
                 // SAFETY: the flag says the registered 8-byte timestamp dynfield at `offset`
-                // (inside the mbuf's dynfield area, registered in TimestampSource::detect) is
-                // valid; read unaligned.
+                // (inside the mbuf's dynfield area, registered in Stamping::new) is valid;
+                // read unaligned.
                 let v = unsafe { std::ptr::read_unaligned(field) };
-                Timestamp(v as i64)
+                match device {
+                    Some(clock) => device_segment.get_or_insert_with(|| clock.segment()).at(v),
+                    None => Timestamp(v as i64),
+                }
             } else {
-                *burst_time.get_or_insert_with(|| tsc.now())
+                // SAFETY: reading the TSC has no preconditions.
+                *burst_time.get_or_insert_with(|| tsc.at(unsafe { sys::shim_rdtsc() }))
             };
             match keep(Frame { ts, data, hash }) {
                 None => {
