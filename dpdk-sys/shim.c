@@ -22,5 +22,10 @@ unsigned shim_ring_enqueue_burst(struct rte_ring *r, struct rte_mbuf **pkts, uns
 }
 unsigned shim_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
 uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t v) { return rte_mbuf_refcnt_update(m, v); }
+uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m) {
+    /* Acquire: whatever the last other holder did with the mbuf happened before its release
+     * (rte_pktmbuf_free's decrement), and is visible once the count is seen at 1. */
+    return __atomic_load_n(&m->refcnt, __ATOMIC_ACQUIRE);
+}
 unsigned shim_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rdtsc(void) { return rte_rdtsc(); }

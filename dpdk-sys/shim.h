@@ -15,6 +15,7 @@ char *shim_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 unsigned shim_ring_enqueue_burst(struct rte_ring *r, struct rte_mbuf **pkts, unsigned n);
 unsigned shim_ring_count(const struct rte_ring *r);
 uint16_t shim_mbuf_refcnt_update(struct rte_mbuf *m, int16_t v);
+uint16_t shim_mbuf_refcnt_read(const struct rte_mbuf *m);
 unsigned shim_lcore_id(void);
 uint64_t shim_rdtsc(void);
 #endif

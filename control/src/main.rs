@@ -256,6 +256,11 @@ struct StartArgs {
     /// hash), so that the cores spread flows in software (dpdk.software_rss)
     #[arg(long, requires = "replay")]
     replay_no_rss: bool,
+    /// With --replay: pre-build every frame of the trace in an mbuf once and play it N times
+    /// without copying (lap k XORs k into the last two bytes of each IP address and shifts
+    /// the times, as perf/gen/mktrace.py makes copy k): the in-box benchmark's path
+    #[arg(long, value_name = "N", requires = "replay", value_parser = clap::value_parser!(u16).range(1..))]
+    replay_laps: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -627,6 +632,7 @@ fn start(a: StartArgs) -> anyhow::Result<ExitCode> {
         replay: a.replay,
         replay_lossy: a.replay_lossy,
         replay_no_rss: a.replay_no_rss,
+        replay_laps: a.replay_laps,
         replay_pps: match a.replay_pps {
             Some(p) if !(p > 0.0 && p.is_finite()) => {
                 anyhow::bail!("--replay-pps: {p} is not a positive rate")

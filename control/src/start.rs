@@ -48,6 +48,9 @@ pub struct StartOptions {
     pub replay_lossy: bool,
     /// The replay device plays a NIC without RSS (the cores spread flows in software).
     pub replay_no_rss: bool,
+    /// Replay the trace this many times from pre-built mbufs, without copying a frame (lap k
+    /// as copy k of `perf/gen/mktrace.py`); `None`: once, each frame copied into an mbuf.
+    pub replay_laps: Option<u16>,
     /// Tstat's histograms (`-H`), when collected.
     pub histo: Option<crate::histo::HistoSpec>,
     /// The `-H` file the control plane reads (`None` with histograms from `-R` alone).

@@ -73,16 +73,29 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             None => {
                 // A replayed trace may hold frames larger than DPDK's 2 KiB buffers (captures
                 // made with segmentation offloads): then fewer, larger mbufs (256 MiB in all).
+                // Replayed in laps, every frame of the trace is pre-built: one mbuf each.
                 let (room, size) = match &opts.replay {
                     Some(trace) => {
-                        let need = largest_frame(trace)? + usize::from(Mempool::HEADROOM);
-                        if need > usize::from(Mempool::DEFAULT_DATA_ROOM) {
-                            let room = u16::try_from(need.next_multiple_of(64)).map_err(|_| {
-                                anyhow::anyhow!(
-                                    "{}: a frame of {need} bytes does not fit an mbuf",
-                                    trace.display()
-                                )
+                        let (frames, largest) = trace_shape(trace)?;
+                        let need = (largest + usize::from(Mempool::HEADROOM))
+                            .max(usize::from(Mempool::DEFAULT_DATA_ROOM));
+                        let room = u16::try_from(need.next_multiple_of(64)).map_err(|_| {
+                            anyhow::anyhow!(
+                                "{}: a frame of {largest} bytes does not fit an mbuf",
+                                trace.display()
+                            )
+                        })?;
+                        if opts.replay_laps.is_some() {
+                            let size = u32::try_from(frames + 64).map_err(|_| {
+                                anyhow::anyhow!("{}: too many frames to pre-build", trace.display())
                             })?;
+                            eprintln!(
+                                "tstat-dpdk: replay: pre-building the {frames} frames of {} in {size} mbufs of {room} bytes ({} MiB)",
+                                trace.display(),
+                                (u64::from(size) * u64::from(room)) >> 20
+                            );
+                            (room, size)
+                        } else if room > Mempool::DEFAULT_DATA_ROOM {
                             let size = (256u32 << 20) / u32::from(room);
                             (room, cfg.mempool_size.min(size.max(1024)))
                         } else {
@@ -93,7 +106,7 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
                 };
                 let p = Arc::new(
                     Mempool::with_data_room(&eal, &format!("mbufs_s{sock}"), size, sock as i32, room)
-                        .with_context(|| format!("creating the mbuf pool on socket {sock} (more hugepages, or a smaller dpdk.mempool_size)"))?,
+                        .with_context(|| format!("creating the mbuf pool on socket {sock} ({size} mbufs of {room} bytes: more hugepages or EAL memory (-m), or a smaller dpdk.mempool_size)"))?,
                 );
                 pools.insert(sock, Arc::clone(&p));
                 p
@@ -217,10 +230,19 @@ pub(crate) fn capture(opts: &StartOptions, ctx: CoreContext) -> anyhow::Result<C
             .collect()
     });
     let pps = opts.replay_pps;
+    let laps = opts.replay_laps;
     let lossy = opts.replay_lossy.then_some(replay_drops);
     let runner = Box::new(
         move |jobs: Vec<CoreJob>, control: &mut dyn FnMut() -> bool, stop: Arc<AtomicBool>| {
-            run_lcores(rig, jobs, control, feeder, (pps, lossy), spreader, stop)
+            run_lcores(
+                rig,
+                jobs,
+                control,
+                feeder,
+                (pps, laps, lossy),
+                spreader,
+                stop,
+            )
         },
     );
     Ok(Capture {
@@ -236,6 +258,10 @@ type Slot = Arc<Mutex<Option<engine::rx::Stopped<crate::start::RingSink>>>>;
 const CLOCK_EVERY: Duration = Duration::from_secs(1);
 
 fn clock_json(r: &dpdk::ClockReport) -> serde_json::Value {
+    if r.tsc_hz == 0.0 {
+        // Not read yet (the first reading comes a second into the capture).
+        return serde_json::Value::Null;
+    }
     let mut v = serde_json::json!({
         "tsc_hz": r.tsc_hz.round(),
         "tsc_offset_ns": r.tsc_offset_ns,
@@ -254,7 +280,7 @@ fn run_lcores(
     jobs: Vec<CoreJob>,
     control: &mut dyn FnMut() -> bool,
     feeder: Option<(std::path::PathBuf, dpdk::RingFeeder)>,
-    (pps, lossy): (Option<f64>, Option<Arc<Vec<AtomicU64>>>),
+    (pps, laps, lossy): (Option<f64>, Option<u16>, Option<Arc<Vec<AtomicU64>>>),
     spreader: Option<Arc<Spreader>>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<engine::rx::Stopped<crate::start::RingSink>>> {
@@ -292,7 +318,12 @@ fn run_lcores(
                 std::thread::Builder::new()
                     .name("replay".into())
                     .spawn(move || {
-                        let r = replay_trace(&trace, &mut f, pps, lossy.as_deref(), &halt);
+                        let r = match laps {
+                            Some(laps) => {
+                                replay_laps(&trace, &mut f, laps, pps, lossy.as_deref(), &halt)
+                            }
+                            None => replay_trace(&trace, &mut f, pps, lossy.as_deref(), &halt),
+                        };
                         (f, r)
                     })?,
             )
@@ -390,24 +421,78 @@ fn replay_trace(
             }
             sent += 1;
         }
-        if let Some(drops) = lossy {
-            for (d, m) in drops.iter().zip(f.missed()) {
-                d.store(*m, Ordering::Relaxed);
-            }
-            if let Some(n) = drops.last() {
-                n.store(f.nombuf(), Ordering::Relaxed);
-            }
-        }
+        publish_missed(f, lossy);
     }
     Ok(())
 }
 
-/// The largest frame of a trace: a replay's mbufs must hold it in one segment.
-fn largest_frame(path: &std::path::Path) -> anyhow::Result<usize> {
+/// Plays the trace `laps` times from pre-built mbufs, without copying a frame: lap k is the
+/// trace with k XORed into the last two bytes of every IP address and its times shifted by k
+/// times (the trace's span + 1 s), as `perf/gen/mktrace.py` makes copy k of the benchmark
+/// trace; pacing and losses as [`replay_trace`].
+fn replay_laps(
+    path: &std::path::Path,
+    f: &mut dpdk::RingFeeder,
+    laps: u16,
+    pps: Option<f64>,
+    lossy: Option<&Vec<AtomicU64>>,
+    halt: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut t = TraceFile::open(path)?;
-    let mut most = 0;
+    let mut frames = Vec::new();
+    let (mut first, mut last) = (None, engine::time::Timestamp::ZERO);
     while let Some(b) = t.next_batch(4096)? {
+        for d in &b.packets {
+            first.get_or_insert(d.ts);
+            last = last.max(d.ts);
+            frames.push(f.prebuild(d.ts, d.link, b.data(d))?);
+        }
+    }
+    let shift = last.0 - first.map_or(last.0, |t| t.0) + 1_000_000;
+    let t0 = std::time::Instant::now();
+    let mut sent = 0u64;
+    for lap in 0..laps {
+        for (i, p) in frames.iter_mut().enumerate() {
+            if halt.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if let Some(pps) = pps {
+                let due = Duration::from_secs_f64(sent as f64 / pps);
+                if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            f.play(p, lap, shift, lossy.is_some());
+            sent += 1;
+            if i % 512 == 511 {
+                publish_missed(f, lossy);
+            }
+        }
+    }
+    publish_missed(f, lossy);
+    Ok(())
+}
+
+/// What a lossy replay dropped so far, where the port counters read it.
+fn publish_missed(f: &dpdk::RingFeeder, lossy: Option<&Vec<AtomicU64>>) {
+    if let Some(drops) = lossy {
+        for (d, m) in drops.iter().zip(f.missed()) {
+            d.store(*m, Ordering::Relaxed);
+        }
+        if let Some(n) = drops.last() {
+            n.store(f.nombuf(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A trace's number of frames and its largest frame (a replay's mbufs must hold it in one
+/// segment).
+fn trace_shape(path: &std::path::Path) -> anyhow::Result<(usize, usize)> {
+    let mut t = TraceFile::open(path)?;
+    let (mut frames, mut most) = (0, 0);
+    while let Some(b) = t.next_batch(4096)? {
+        frames += b.packets.len();
         most = b.packets.iter().fold(most, |m, d| m.max(d.caplen as usize));
     }
-    Ok(most)
+    Ok((frames, most))
 }

@@ -318,6 +318,54 @@ fn r4_a_multi_queue_port_without_rss_loses_no_frame_between_cores() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn r4_replay_in_laps_from_prebuilt_mbufs_writes_the_logs_of_the_copied_trace() {
+    // The in-box benchmark's path: every frame pre-built once, played lap after lap with no
+    // copy (lap k rewrites addresses and times in place), must give what analyze gives for
+    // the trace perf/gen/mktrace.py makes with the same copies.
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 (for perf/gen/mktrace.py) is not installed");
+        return;
+    }
+    let dir = scratch("laps");
+    let inputs = [
+        pcap("zeek__wikipedia.pcap"),
+        pcap("ndpi__bittorrent.pcap"),
+        pcap("ndpi__quic.compact.pcap"),
+    ];
+    let mktrace = |copies: &str, out: &Path| {
+        let o = Command::new("python3")
+            .arg(root().join("perf/gen/mktrace.py"))
+            .args(&inputs)
+            .args(["--repeat", copies, "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (one, four) = (dir.join("one.pcap"), dir.join("four.pcap"));
+    mktrace("1", &one);
+    mktrace("4", &four);
+    let o = start_cmd(
+        &dir,
+        &eal("laps", 3, ""),
+        2,
+        &["--replay", one.to_str().unwrap(), "--replay-laps", "4"],
+    )
+    .output()
+    .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("pre-building the"), "{out}");
+    analyze(&four, &dir);
+    let rows = assert_same_logs(&dir.join("ref"), &dir.join("out"));
+    assert!(rows > 0);
+    let (c0, c1) = (number_after(&out, "core 0:"), number_after(&out, "core 1:"));
+    assert_eq!(c0 + c1, frames_in(&four), "{out}");
+    assert!(c0 > 0 && c1 > 0, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {

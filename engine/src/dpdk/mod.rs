@@ -27,7 +27,7 @@ pub use mempool::Mempool;
 pub use port::{
     port_names, port_socket, ClockReport, Port, PortConfig, PortStats, RxQueue, RxTimestamps,
 };
-pub use ringdev::{RingDevice, RingFeeder};
+pub use ringdev::{Prebuilt, RingDevice, RingFeeder};
 
 use dpdk_sys as sys;
 use std::ffi::CStr;

@@ -9,6 +9,13 @@
 //! lossless: waits for room) or recycle pre-built mbufs by reference count
 //! ([`RingFeeder::replay`], no copy per packet: the benchmark's path).
 //!
+//! [`RingFeeder::prebuild`] and [`RingFeeder::play`] replay a trace held in pre-built mbufs lap
+//! after lap with no copy at all: lap k rewrites only a few bytes of each mbuf in place — the
+//! timestamp field and the last two bytes of each IP address XORed with k, as
+//! `perf/gen/mktrace.py` makes copy k of the benchmark trace — so every lap is new flows, then
+//! enqueues the mbuf once more by reference count. A pre-built mbuf is rewritten only when the
+//! cores have freed it (its reference count back at 1).
+//!
 //! [`RingFeeder::without_rss`] plays a multi-queue NIC without RSS instead (memif, vhost,
 //! af_packet under rollover): frames go to the queues in turn, flow-blind, and carry no hash;
 //! the cores must then spread them by flow in software ([`super::dispatch`]).
@@ -324,6 +331,105 @@ impl RingFeeder {
         sent
     }
 
+    /// Pre-builds `frame` (one copy, now) for [`RingFeeder::play`].
+    pub fn prebuild(
+        &mut self,
+        ts: Timestamp,
+        link: LinkType,
+        frame: &[u8],
+    ) -> Result<Prebuilt, Error> {
+        let (mbuf, queue) = self.build(ts, link, frame)?;
+        Ok(Prebuilt {
+            mbuf,
+            queue,
+            ts,
+            link,
+            lap: 0,
+            addr_tails: if link == LinkType::Ethernet {
+                address_tails(frame)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Enqueues pre-built frame `p` once more as lap `lap` of its trace, `shift_us` later per
+    /// lap: waits (yielding) until the cores have freed its previous lap, rewrites its
+    /// timestamp and, from the second lap on, the last two bytes of its IP addresses in place,
+    /// and hashes it again. `lossy`: a full queue drops the frame (counted as missed, as
+    /// [`RingFeeder::offer`] does) instead of waiting. Returns whether it was enqueued.
+    pub fn play(&mut self, p: &mut Prebuilt, lap: u16, shift_us: i64, lossy: bool) -> bool {
+        let m = p.mbuf.as_ptr();
+        // SAFETY: m is a valid mbuf we hold a reference to (the Prebuilt owns it).
+        while unsafe { sys::shim_mbuf_refcnt_read(m) } != 1 {
+            std::thread::yield_now();
+        }
+        // The count is 1 (read with acquire ordering): every other reference is gone and its
+        // holder's last access happened before, so the mbuf is exclusively ours to rewrite.
+        if p.lap != lap {
+            if let Some(tails) = p.addr_tails {
+                let x = (lap ^ p.lap).to_be_bytes();
+                // SAFETY: exclusively ours (above); the data room holds the frame, and the
+                // tails were found inside it by address_tails.
+                let mb = unsafe { &mut *m };
+                let start = mb
+                    .buf_addr
+                    .cast::<u8>()
+                    .wrapping_add(usize::from(mb.data_off));
+                // SAFETY: as above: data_len bytes at start, written by build(), ours alone.
+                let data =
+                    unsafe { std::slice::from_raw_parts_mut(start, usize::from(mb.data_len)) };
+                for t in tails {
+                    if let Some(b) = data.get_mut(t..t + 2) {
+                        b[0] ^= x[0];
+                        b[1] ^= x[1];
+                    }
+                }
+                let route = if self.rss {
+                    crate::dispatch::route(self.hasher, p.link, data)
+                } else {
+                    crate::dispatch::Route {
+                        hash: None,
+                        dns: false,
+                    }
+                };
+                if let Some(h) = route.hash {
+                    mb.__bindgen_anon_2.hash = sys::rte_mbuf__bindgen_ty_2__bindgen_ty_1 { rss: h };
+                    p.queue = crate::hash::reta_queue(h, self.rings.len());
+                }
+            }
+            p.lap = lap;
+        }
+        if !self.rss {
+            self.spread += 1;
+            p.queue = self.spread % self.rings.len();
+        }
+        let field = m.cast::<u8>().wrapping_add(self.ts_offset).cast::<u64>();
+        let ts = p.ts.0 + i64::from(lap) * shift_us;
+        // SAFETY: the registered timestamp dynfield lies inside the mbuf header; the mbuf is
+        // exclusively ours (above).
+        unsafe { std::ptr::write_unaligned(field, ts as u64) };
+        p.mbuf.retain();
+        let mut ptr = m;
+        loop {
+            // SAFETY: the ring is valid and this feeder is its only producer; the mbuf holds
+            // the extra reference taken above, which the consumer frees.
+            if unsafe { sys::shim_ring_enqueue_burst(self.rings[p.queue].as_ptr(), &mut ptr, 1) }
+                == 1
+            {
+                self.enqueued[p.queue] += 1;
+                return true;
+            }
+            if lossy {
+                // SAFETY: not enqueued: drop the reference taken above (the mbuf stays ours).
+                unsafe { sys::shim_pktmbuf_free(m) };
+                self.missed[p.queue] += 1;
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
     /// Frames enqueued per queue so far.
     pub fn enqueued(&self) -> &[u64] {
         &self.enqueued
@@ -336,5 +442,76 @@ impl RingFeeder {
             // SAFETY: the rings are valid while the device lives.
             .map(|r| unsafe { sys::shim_ring_count(r.as_ptr()) })
             .collect()
+    }
+}
+
+/// A frame pre-built in an mbuf for lap after lap of [`RingFeeder::play`].
+pub struct Prebuilt {
+    mbuf: Mbuf,
+    queue: usize,
+    /// The frame's time in the trace (lap 0).
+    ts: Timestamp,
+    link: LinkType,
+    /// The lap its bytes hold now.
+    lap: u16,
+    /// Offsets of the last two bytes of its outer IP source and destination addresses.
+    addr_tails: Option<[usize; 2]>,
+}
+
+impl Prebuilt {
+    /// The frame's length.
+    pub fn len(&self) -> usize {
+        self.mbuf.data().len()
+    }
+
+    /// Whether the frame is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Offsets of the last two bytes of the source and destination addresses of an Ethernet
+/// frame's outer IPv4 or IPv6 header (untagged, 802.1Q, 802.1ad/QinQ), as mktrace.py rewrites
+/// them; `None` for other frames (left unchanged from lap to lap).
+fn address_tails(frame: &[u8]) -> Option<[usize; 2]> {
+    let be16 = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
+    let mut off = 12;
+    let mut ethertype = be16(off)?;
+    while matches!(ethertype, 0x8100 | 0x88a8 | 0x9100) {
+        off += 4;
+        ethertype = be16(off)?;
+    }
+    let ip = off + 2;
+    let tails = match ethertype {
+        0x0800 if frame.len() >= ip + 20 => [ip + 14, ip + 18],
+        0x86dd if frame.len() >= ip + 40 => [ip + 22, ip + 38],
+        _ => return None,
+    };
+    Some(tails)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_tails;
+
+    #[test]
+    fn address_tails_walk_vlan_tags_to_the_outer_ip_header() {
+        // Untagged IPv4: IP at 14, addresses at 26 and 30, their last two bytes at 28, 32.
+        let mut v4 = vec![0u8; 34];
+        v4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(address_tails(&v4), Some([28, 32]));
+        // QinQ (two tags) then IPv6: IP at 22, addresses at 30 and 46, tails at 44 and 60.
+        let mut v6 = vec![0u8; 62];
+        v6[12..14].copy_from_slice(&[0x88, 0xa8]);
+        v6[16..18].copy_from_slice(&[0x81, 0x00]);
+        v6[20..22].copy_from_slice(&[0x86, 0xdd]);
+        assert_eq!(address_tails(&v6), Some([44, 60]));
+        // Truncated headers and other protocols are left alone.
+        assert_eq!(address_tails(&v4[..33]), None);
+        assert_eq!(address_tails(&v6[..61]), None);
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(address_tails(&arp), None);
+        assert_eq!(address_tails(&[0u8; 5]), None);
     }
 }
