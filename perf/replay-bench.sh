@@ -59,7 +59,9 @@ cpus=$(nproc)
 lcores=$(for ((l = 0; l <= workers; l++)); do printf '%s%d@%d' "$([[ $l -gt 0 ]] && echo ,)" "$l" "$((l % cpus))"; done)
 scratch="$OUT_DIR/replay-bench"
 
-# run PPS: prints "received missed records_dropped dns_dropped elapsed"
+# run PPS: prints "received missed records_dropped dns_dropped elapsed offered_pps"
+# (offered_pps: the rate the replay thread reached, which falls short of PPS when the feeder
+# itself is the limit).
 run() {
     rm -rf "$scratch"
     mkdir -p "$scratch"
@@ -69,7 +71,7 @@ run() {
         --workers "$workers" --idle busy -s "$scratch/out" --socket "$scratch/ctl.sock" \
         --run-dir "$scratch/run" --metrics off \
         "${replay[@]}" --replay-lossy --replay-pps "$1" 2>&1) || { echo "$out" >&2; exit 1; }
-    local received missed rec dns elapsed
+    local received missed rec dns elapsed offered
     received=$(sed -nE 's/^packets: ([0-9]+) received.*/\1/p' <<<"$out")
     missed=$(sed -nE 's/.*"imissed":([0-9]+).*/\1/p' <<<"$out" | paste -sd+ | bc)
     rec=$(sed -nE 's/^drops: ([0-9]+) records.*/\1/p' <<<"$out")
@@ -77,22 +79,29 @@ run() {
     # Frames lost between cores (software spreading) count with the DN-Hunter drops.
     dns=$(( dns + $(sed -nE 's/.* ([0-9]+) frames between cores.*/\1/p' <<<"$out") ))
     elapsed=$(sed -nE 's/^elapsed: ([0-9.]+) s.*/\1/p' <<<"$out")
-    echo "$received $missed $rec $dns $elapsed"
+    offered=$(sed -nE 's/.*replay: [0-9]+ frames offered in [0-9.]+ s \(([0-9]+) frames\/s\).*/\1/p' <<<"$out")
+    echo "$received $missed $rec $dns $elapsed $offered"
 }
 
 echo "== zero-loss bisection, $workers worker(s), lcores $lcores"
-printf '%12s %10s %10s %8s %8s %8s\n' pps received imissed rec_drop dns_drop elapsed
+printf '%12s %12s %10s %10s %8s %8s %8s\n' asked_pps offered_pps received imissed rec_drop dns_drop elapsed
 best=0
+feeder_bound=""
 while (( hi - lo > lo / 20 )); do
     mid=$(( (lo + hi) / 2 ))
-    read -r received missed rec dns elapsed < <(run "$mid")
-    printf '%12d %10d %10d %8d %8d %8s\n' "$mid" "$received" "$missed" "$rec" "$dns" "$elapsed"
+    read -r received missed rec dns elapsed offered < <(run "$mid")
+    printf '%12d %12d %10d %10d %8d %8d %8s\n' "$mid" "$offered" "$received" "$missed" "$rec" "$dns" "$elapsed"
     if (( missed == 0 && rec == 0 && dns == 0 )); then
-        best=$mid
+        (( offered > best )) && best=$offered
+        if (( offered * 100 < mid * 95 )); then
+            # The feeder could not offer the rate asked: no higher rate can be measured here.
+            feeder_bound=" (feeder-bound: the replay thread reached no more on this machine)"
+            break
+        fi
         lo=$mid
     else
         hi=$mid
     fi
 done
-echo "zero-loss rate: $best packets/s ($workers worker(s), $(nproc) CPUs)"
+echo "zero-loss rate: $best packets/s offered ($workers worker(s), $(nproc) CPUs)$feeder_bound"
 rm -rf "$scratch"

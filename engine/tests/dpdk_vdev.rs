@@ -220,7 +220,7 @@ fn r4_null_rss_soak_and_ring_device_hashing() {
 /// every frame to the core its symmetric hash names, moving mbufs through their rings; a full
 /// ring drops and counts; the hold stops receiving while the rings drain; no mbuf leaks.
 fn spreading_in_software(eal: &Eal) {
-    use engine::dpdk::{CoreQueue, HANDOFF_DEPTH};
+    use engine::dpdk::CoreQueue;
     use engine::hash::{reta_queue, symmetric};
     use engine::rx::PacketQueue;
 
@@ -241,6 +241,7 @@ fn spreading_in_software(eal: &Eal) {
     let (mut cores, spreader) = CoreQueue::build(
         vec![(vec![], vec![q0]), (vec![], vec![q1])],
         LinkType::Ethernet,
+        8192,
     );
     let spreader = spreader.expect("two cores spreading: a spreader");
     // 300 flows, both directions, 3 packets each way: 1,800 frames, flow-blind over 2 queues.
@@ -336,8 +337,15 @@ fn spreading_in_software(eal: &Eal) {
     let (mut cores, spreader) = CoreQueue::build(
         vec![(vec![], vec![port.rx_queue(0).unwrap()]), (vec![], vec![])],
         LinkType::Ethernet,
+        1024,
     );
     let spreader = spreader.expect("core 0 spreads");
+    const HANDOFF_DEPTH: usize = 1024;
+    assert_eq!(
+        cores[0].handoff_depth(),
+        HANDOFF_DEPTH,
+        "one ring: the whole budget"
+    );
     let to_core1: Vec<Vec<u8>> = (0..8000u16)
         .map(|i| {
             frame(

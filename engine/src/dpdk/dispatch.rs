@@ -34,8 +34,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Frames a ring between two cores holds.
-pub const HANDOFF_DEPTH: usize = 1024;
+/// Deepest hand-off ring: an RX queue's usual depth (a core descheduled for a moment loses no
+/// more to its hand-off rings than to its own queue).
+pub const MAX_HANDOFF_DEPTH: usize = 4096;
+/// Shallowest hand-off ring.
+pub const MIN_HANDOFF_DEPTH: usize = 256;
 
 /// One frame moving to the core its flow belongs to.
 struct Handoff {
@@ -130,6 +133,7 @@ pub struct CoreQueue {
     dropped: u64,
     dirty: bool,
     shared: Option<Arc<Spreader>>,
+    depth: usize,
 }
 
 // SAFETY: `RxQueue`s are `Send` (each polled by its single owner) and the ring ends carry
@@ -140,12 +144,18 @@ impl CoreQueue {
     /// Core queues over `ports[c] = (direct, spread)`: for core c, the RX queues (one per port)
     /// it analyses in place and those whose frames it spreads by flow. Rings are made only
     /// from cores that spread; with none, the result is plain polling and no [`Spreader`].
+    /// Full rings may hold at most about `mbuf_budget` mbufs in all (a share of the mempool,
+    /// so that one stalled core cannot starve every queue of buffers): each ring gets that
+    /// budget's share, a power of two from [`MIN_HANDOFF_DEPTH`] to [`MAX_HANDOFF_DEPTH`].
     pub fn build(
         ports: Vec<(Vec<RxQueue>, Vec<RxQueue>)>,
         link: LinkType,
+        mbuf_budget: usize,
     ) -> (Vec<CoreQueue>, Option<Arc<Spreader>>) {
         let cores = ports.len();
         let spreading: Vec<bool> = ports.iter().map(|(_, s)| !s.is_empty()).collect();
+        let rings = spreading.iter().filter(|&&s| s).count() * cores.saturating_sub(1);
+        let depth = handoff_depth(mbuf_budget, rings);
         let shared =
             (cores > 1 && spreading.iter().any(|&s| s)).then(|| Arc::new(Spreader::new(cores)));
         let mut to: Vec<Vec<Option<rtrb::Producer<Handoff>>>> = (0..cores)
@@ -156,7 +166,7 @@ impl CoreQueue {
         if shared.is_some() {
             for s in (0..cores).filter(|&s| spreading[s]) {
                 for t in (0..cores).filter(|&t| t != s) {
-                    let (p, c) = rtrb::RingBuffer::new(HANDOFF_DEPTH);
+                    let (p, c) = rtrb::RingBuffer::new(depth);
                     to[s][t] = Some(p);
                     from[t].push((s, c));
                 }
@@ -187,10 +197,23 @@ impl CoreQueue {
                 dropped: 0,
                 dirty: false,
                 shared: shared.clone(),
+                depth,
             })
             .collect();
         (queues, shared)
     }
+
+    /// Frames each hand-off ring to another core holds.
+    pub fn handoff_depth(&self) -> usize {
+        self.depth
+    }
+}
+
+/// The depth of each of `rings` hand-off rings sharing `mbuf_budget` mbufs.
+fn handoff_depth(mbuf_budget: usize, rings: usize) -> usize {
+    let share = mbuf_budget / rings.max(1);
+    let pow2 = if share == 0 { 0 } else { 1 << share.ilog2() };
+    pow2.clamp(MIN_HANDOFF_DEPTH, MAX_HANDOFF_DEPTH)
 }
 
 impl PacketQueue for CoreQueue {
@@ -210,6 +233,7 @@ impl PacketQueue for CoreQueue {
             dropped,
             dirty,
             shared,
+            depth: _,
         } = self;
         let (index, cores, link, hasher) = (*index, *cores, *link, *hasher);
         let mut n = 0;
@@ -292,5 +316,22 @@ impl PacketQueue for CoreQueue {
             forwarded: self.sent.iter().sum(),
             dropped: self.dropped,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_off_rings_share_the_mbuf_budget_within_bounds() {
+        // net_pcap over 2 workers, the default pool: one ring, as deep as an RX queue.
+        assert_eq!(handoff_depth(65535 / 4, 1), 4096);
+        // 16 cores all spreading: 240 rings share 16 k mbufs: 64 each, raised to the floor.
+        assert_eq!(handoff_depth(65535 / 4, 240), MIN_HANDOFF_DEPTH);
+        // One spreading core of 8: 7 rings, 2340 each, rounded down to a power of two.
+        assert_eq!(handoff_depth(65535 / 4, 7), 2048);
+        assert_eq!(handoff_depth(1024, 1), 1024);
+        assert_eq!(handoff_depth(0, 0), MIN_HANDOFF_DEPTH);
     }
 }

@@ -20,7 +20,7 @@ mod mempool;
 mod port;
 mod ringdev;
 
-pub use dispatch::{CoreQueue, Spreader, HANDOFF_DEPTH};
+pub use dispatch::{CoreQueue, Spreader, MAX_HANDOFF_DEPTH, MIN_HANDOFF_DEPTH};
 pub use eal::Eal;
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
