@@ -25,7 +25,7 @@
 
 use super::mbuf::free_bulk;
 use super::port::BURST;
-use super::{sys, Mbuf, RxQueue};
+use super::{prefetch, sys, Mbuf, RxQueue};
 use crate::hash::{reta_queue, Toeplitz};
 use crate::rx::{Frame, Handoffs, PacketQueue};
 use crate::time::Timestamp;
@@ -243,9 +243,18 @@ impl PacketQueue for CoreQueue {
             if k == 0 {
                 continue;
             }
+            let Ok(chunk) = rx.read_chunk(k) else {
+                continue;
+            };
+            // The headers were last written on the core that received them: ask for all of
+            // them at once (see RxQueue::poll_split); the data lines are already in that
+            // core's cache, one transfer each.
+            let (a, b) = chunk.as_slices();
+            for h in a.iter().chain(b) {
+                prefetch(h.mbuf.as_ptr().cast::<u8>());
+            }
             let mut done = [std::ptr::null_mut::<sys::rte_mbuf>(); BURST];
-            for slot in done.iter_mut().take(k) {
-                let Ok(h) = rx.pop() else { break };
+            for (slot, h) in done.iter_mut().zip(chunk) {
                 f(Frame {
                     ts: h.ts,
                     data: h.mbuf.data(),
