@@ -451,10 +451,13 @@ fn replay_laps(
 ) -> anyhow::Result<(u64, Duration)> {
     let mut t = TraceFile::open(path)?;
     let mut frames = Vec::new();
-    let (mut first, mut last) = (None, engine::time::Timestamp::ZERO);
+    let (mut first, mut last) = (
+        None::<engine::time::Timestamp>,
+        engine::time::Timestamp::ZERO,
+    );
     while let Some(b) = t.next_batch(4096)? {
         for d in &b.packets {
-            first.get_or_insert(d.ts);
+            first = Some(first.map_or(d.ts, |f| f.min(d.ts)));
             last = last.max(d.ts);
             frames.push(f.prebuild(d.ts, d.link, b.data(d))?);
         }
@@ -473,7 +476,7 @@ fn replay_laps(
                     std::thread::sleep(wait);
                 }
             }
-            f.play(p, lap, shift, lossy.is_some());
+            f.play(p, lap, shift, lossy.is_some(), halt);
             sent += 1;
             if i % 512 == 511 {
                 publish_missed(f, lossy);

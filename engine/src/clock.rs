@@ -3,7 +3,7 @@
 //! analysis never reads a clock (packet time is an input).
 //!
 //! A [`CounterClock`] maps counter values to wall-clock time (ns, read as µs) with a linear segment
-//! (anchor count, anchor time, µs per count). The cores read the segment lock-free (a seqlock of
+//! (anchor count, anchor time, ns per count). The cores read the segment lock-free (a seqlock of
 //! three atomics, once per burst) and convert every counter value of the burst with it. One
 //! thread — the main lcore, about once a second — disciplines it against the system clock with
 //! [`Discipline`], as NTP disciplines a kernel clock:
@@ -33,6 +33,9 @@ pub const STEP_NS: i64 = 500_000_000;
 pub const MAX_SLEW: f64 = 500e-6;
 /// Time over which an offset is slewed away (10 s, in ns).
 pub const SLEW_WINDOW_NS: f64 = 10e9;
+/// A change of the offset between two readings (a second apart) that only a jump explains:
+/// slewing moves it 0.5 ms a second at most (2 ms, in ns).
+pub const JUMP_NS: i64 = 2_000_000;
 /// How long the counter's rate is measured before it is held (64 s, in ns).
 pub const ACQUIRE_NS: f64 = 64e9;
 /// The integral gain per reading (one a second), per ns of offset: `Kp² / 4` with
@@ -69,7 +72,8 @@ impl Segment {
         // Counts before the anchor (a NIC stamp older than the latest reading) give a negative
         // difference; the segment is re-anchored every second, so f64 holds it exactly enough.
         let d = count.wrapping_sub(self.count0) as i64 as f64;
-        self.ns0 + (d * self.rate).round() as i64
+        // Saturating: a garbage stamp must not overflow (`as` from f64 saturates too).
+        self.ns0.saturating_add((d * self.rate).round() as i64)
     }
 
     /// The wall-clock time of counter value `count` (µs, truncated as libpcap truncates ns).
@@ -163,27 +167,44 @@ impl Discipline {
         if self.per_ns == 0.0 {
             self.per_ns = 1.0 / seg.rate;
         }
+        let mapped = seg.ns_at(count);
+        let offset = now_ns.saturating_sub(mapped);
+        // A jump of the system clock (or of the counter) shows as an offset that moved more
+        // in a second than any slew moves it.
+        let jumped = self.readings > 2
+            && (offset.abs() > STEP_NS
+                || offset.saturating_sub(self.last_offset_ns).abs() > JUMP_NS);
+        self.last_offset_ns = offset;
         // Acquisition: the counter's rate measured from the first reading, its error shrinking
-        // as the span grows; then held, the loop's integral following any wander (and a jump
-        // of the system clock no longer bends it).
+        // as the span grows; then held, the loop's integral following any wander. A jump
+        // inside the measured span would bend the rate for good: the measurement starts again
+        // from the jump, keeping the rate measured so far.
         let (c1, t1) = *self.first.get_or_insert((count, now_ns));
         if !self.acquired {
-            let span = (now_ns - t1) as f64;
-            let counts = count.wrapping_sub(c1) as f64;
-            if span >= 1e9 && counts > 0.0 {
-                self.per_ns = counts / span;
+            let span = now_ns.saturating_sub(t1) as f64;
+            // Signed: a counter set back (a NIC clock adjusted by ptp4l) restarts the
+            // measurement instead of reading as a huge count.
+            let counts = count.wrapping_sub(c1) as i64;
+            if jumped || counts < 0 || span < 0.0 {
+                self.first = Some((count, now_ns));
+            } else {
+                if span >= 1e9 && counts > 0 {
+                    self.per_ns = counts as f64 / span;
+                }
+                self.acquired = span >= ACQUIRE_NS && counts > 0;
             }
-            self.acquired = span >= ACQUIRE_NS;
         }
         self.hz = self.per_ns * 1e9;
-        let mapped = seg.ns_at(count);
-        let offset = now_ns - mapped;
-        self.last_offset_ns = offset;
         let next = if offset.abs() > STEP_NS {
-            // The system clock jumped, or the rate is still the nominal guess: start over at
-            // the system time.
+            // The system clock jumped (NTP setting it after boot), a counter was set, or the
+            // rate is still the nominal guess: start over at the system time, and measure the
+            // rate again from here — a jump inside the measured span would bend it for good.
             self.steps += 1;
             self.integral = 0.0;
+            if self.readings > 2 {
+                self.first = Some((count, now_ns));
+                self.acquired = false;
+            }
             Segment {
                 count0: count,
                 ns0: now_ns,
@@ -316,6 +337,32 @@ mod tests {
         let (worst, d) = run(2e9, 2e9, 500, 350, Some((100, -2_000_000)));
         assert_eq!(d.steps, 0, "{d:?}");
         assert!(worst < 1_000, "{worst} ns");
+    }
+
+    #[test]
+    fn a_system_clock_step_while_the_rate_is_measured_does_not_bend_it() {
+        // NTP sets the clock 3 s ahead 30 s into the run, then 40 ms ahead at 200 s.
+        let (worst, d) = run(2.5e9, 2.5e9, 2000, 32, Some((30, 3_000_000_000)));
+        assert_eq!(d.steps, 1, "stepped once, then measured afresh: {d:?}");
+        assert!(worst < 1_000, "on time right after the step: {worst} ns");
+        assert!((d.hz - 2.5e9).abs() < 100.0, "{}", d.hz);
+        let (worst, d) = run(2.5e9, 2.5e9, 2000, 1500, Some((30, 40_000_000)));
+        assert!(d.steps <= 1, "{d:?}");
+        assert!((d.hz - 2.5e9).abs() < 100.0, "{}", d.hz);
+        assert!(worst < 1_000, "{worst} ns");
+    }
+
+    #[test]
+    fn a_counter_set_back_restarts_the_measurement() {
+        let clock = CounterClock::new(5_000_000_000, 0, 1e9);
+        let mut d = Discipline::default();
+        d.update(&clock, 6_000_000_000, 1_000_000_000);
+        // Set back by 4 s of counts: an offset of 5 s, stepped; no garbage rate.
+        d.update(&clock, 3_000_000_000, 2_000_000_000);
+        d.update(&clock, 4_000_000_000, 3_000_000_000);
+        d.update(&clock, 5_000_000_000, 4_000_000_000);
+        assert!((d.hz - 1e9).abs() < 1.0, "{d:?}");
+        assert_eq!(clock.at(5_000_000_000), Timestamp(4_000_000));
     }
 
     #[test]

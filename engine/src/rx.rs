@@ -318,7 +318,8 @@ impl<Q: PacketQueue, S: RecordSink> Core<Q, S> {
             snap.forwarded = h.forwarded;
             snap.handoff_dropped = h.dropped;
             polls += 1;
-            if n > 0 && snap.first == Timestamp::ZERO {
+            // (A poll may hand every frame to other cores: only a frame analysed here counts.)
+            if first != Timestamp::ZERO && snap.first == Timestamp::ZERO {
                 snap.first = first;
                 publish(&snapshot, &mut snap, &mut worker, true);
             }

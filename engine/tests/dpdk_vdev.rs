@@ -278,7 +278,8 @@ fn spreading_in_software(eal: &Eal) {
         let mut n = 0;
         for (c, q) in cores.iter_mut().enumerate() {
             n += q.poll(|f| {
-                assert!(f.hash.is_none(), "a device without RSS gives no hash");
+                let h = f.hash.expect("the software hash that placed the frame");
+                assert_eq!(reta_queue(h, 2), c, "frame on the core its hash names");
                 assert!(
                     f.ts.0 >= 2_000_000,
                     "the capture time travels with the frame"

@@ -52,8 +52,9 @@ struct Handoff {
 #[derive(Debug)]
 pub struct Spreader {
     cores: usize,
-    /// Row length of the matrices, a multiple of 8 counters (one cache line), so that each
-    /// core writes only its own lines.
+    /// Row length of the matrices, a multiple of 8 counters (a cache line's worth), so that
+    /// the cores' rows mostly sit on lines of their own (the counters are written once a
+    /// poll, and only when they changed).
     stride: usize,
     hold: AtomicBool,
     /// `sent[s * stride + t]`: frames core s put in core t's ring.
@@ -136,17 +137,15 @@ pub struct CoreQueue {
     depth: usize,
 }
 
-// SAFETY: `RxQueue`s are `Send` (each polled by its single owner) and the ring ends carry
-// owned mbufs (`Mbuf: Send`); the queue moves to its lcore once and is used there only.
-unsafe impl Send for CoreQueue {}
-
 impl CoreQueue {
     /// Core queues over `ports[c] = (direct, spread)`: for core c, the RX queues (one per port)
     /// it analyses in place and those whose frames it spreads by flow. Rings are made only
     /// from cores that spread; with none, the result is plain polling and no [`Spreader`].
-    /// Full rings may hold at most about `mbuf_budget` mbufs in all (a share of the mempool,
-    /// so that one stalled core cannot starve every queue of buffers): each ring gets that
-    /// budget's share, a power of two from [`MIN_HANDOFF_DEPTH`] to [`MAX_HANDOFF_DEPTH`].
+    /// Full rings should hold about `mbuf_budget` mbufs in all (a share of the mempool, so
+    /// that one stalled core cannot starve every queue of buffers): each ring gets that
+    /// budget's share, a power of two from [`MIN_HANDOFF_DEPTH`] to [`MAX_HANDOFF_DEPTH`] —
+    /// the floor can exceed the budget when many cores spread (16 spreading cores: 240 rings
+    /// of 256).
     pub fn build(
         ports: Vec<(Vec<RxQueue>, Vec<RxQueue>)>,
         link: LinkType,
@@ -276,22 +275,32 @@ impl PacketQueue for CoreQueue {
             for q in direct.iter_mut() {
                 n += q.poll(&mut f);
             }
+            // The software hash of the frame `keep` just routed, for `give`.
+            let routed = std::cell::Cell::new(None);
             for q in spread.iter_mut() {
                 n += q.poll_split(
                     |frame| {
-                        let core = match crate::dispatch::route(hasher, link, frame.data).hash {
+                        let soft = crate::dispatch::route(hasher, link, frame.data).hash;
+                        routed.set(soft);
+                        let core = match soft {
                             Some(h) => reta_queue(h, cores),
                             // No flow: analysed (and counted) where it arrived.
                             None => index,
                         };
                         if core == index {
-                            f(frame);
+                            // The hash that placed the frame is the software one.
+                            f(Frame {
+                                hash: soft.or(frame.hash),
+                                ..frame
+                            });
                             None
                         } else {
                             Some(core)
                         }
                     },
-                    |core, mbuf, ts, hash| {
+                    |core, mbuf, ts, _| {
+                        // The receiving core sees the hash that sent the frame to it.
+                        let hash = routed.get();
                         *dirty = true;
                         match to.get_mut(core).and_then(Option::as_mut) {
                             // A full ring gives the hand-off back: dropped here, mbuf freed.

@@ -120,7 +120,8 @@ pub struct Port {
     taken: Vec<bool>,
     ts: Stamping,
     /// The clocks' disciplining state (the main lcore's, once a second).
-    discipline: std::sync::Mutex<(Discipline, Discipline)>,
+    /// The device clock's disciplining state (the TSC's is process-wide: [`tsc_shared`]).
+    discipline: std::sync::Mutex<Discipline>,
 }
 
 impl std::fmt::Debug for Port {
@@ -361,35 +362,50 @@ impl Port {
         self.ts.device.is_some()
     }
 
-    /// Disciplines the port's clocks (the TSC and, with RX timestamps, the NIC's) against the
-    /// system clock: one reading each, about once a second, from one thread (the main lcore).
+    /// Disciplines the clocks the port's queues stamp with against the system clock: the TSC
+    /// (one mapping for the whole process, read at most once in 0.9 s whatever the number of
+    /// ports) and, with RX timestamps, the NIC's. About once a second, from one thread (the
+    /// main lcore).
     pub fn discipline_clocks(&self) -> ClockReport {
-        let mut d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
-        // SAFETY: reading the TSC has no preconditions.
-        let (c, t) = tsc_pair();
-        d.0.update(&self.ts.tsc, c, t);
+        let tsc = tsc_shared(self.ts.nominal_tsc_hz);
+        {
+            let mut d = tsc.discipline.lock().unwrap_or_else(|p| p.into_inner());
+            if d.1
+                .is_none_or(|at| at.elapsed() >= std::time::Duration::from_millis(900))
+            {
+                let (c, t) = tsc_pair();
+                d.0.update(&tsc.clock, c, t);
+                d.1 = Some(std::time::Instant::now());
+            }
+        }
         if let Some(dev) = &self.ts.device {
             // A failed read (none once the clock was read at start) skips this reading.
             if let Ok((c, t)) = crate::clock::read_pair(|| read_clock(self.shared.id)) {
-                d.1.update(dev, c, t);
+                let mut d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
+                d.update(dev, c, t);
             }
         }
-        drop(d);
         self.clock_report()
     }
 
     /// The clocks as the last [`Port::discipline_clocks`] saw them.
     pub fn clock_report(&self) -> ClockReport {
+        let t = tsc_shared(self.ts.nominal_tsc_hz)
+            .discipline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone();
         let d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
         ClockReport {
-            tsc_hz: d.0.hz,
-            tsc_offset_ns: d.0.last_offset_ns,
-            tsc_steps: d.0.steps,
+            tsc_hz: t.hz,
+            tsc_offset_ns: t.last_offset_ns,
+            tsc_steps: t.steps,
             device: self
                 .ts
                 .device
                 .as_ref()
-                .map(|_| (d.1.hz, d.1.last_offset_ns, d.1.steps)),
+                .map(|_| (d.hz, d.last_offset_ns, d.steps)),
         }
     }
 
@@ -507,6 +523,26 @@ struct Stamping {
     flag: u64,
     device: Option<Arc<CounterClock>>,
     tsc: Arc<CounterClock>,
+    nominal_tsc_hz: u64,
+}
+
+/// The process's one TSC clock and its disciplining state (with the time of its last
+/// reading): every port's queues stamp with it, so that the two ports of a tap agree.
+struct TscShared {
+    clock: Arc<CounterClock>,
+    discipline: std::sync::Mutex<(Discipline, Option<std::time::Instant>)>,
+}
+
+/// The process's TSC clock, made at its first use with the nominal rate `hz`.
+fn tsc_shared(hz: u64) -> &'static TscShared {
+    static TSC: std::sync::OnceLock<TscShared> = std::sync::OnceLock::new();
+    TSC.get_or_init(|| {
+        let (c, t) = tsc_pair();
+        TscShared {
+            clock: Arc::new(CounterClock::new(c, t, hz as f64)),
+            discipline: Default::default(),
+        }
+    })
 }
 
 impl Stamping {
@@ -519,8 +555,8 @@ impl Stamping {
         check("rte_mbuf_dyn_rx_timestamp_register", unsafe {
             sys::rte_mbuf_dyn_rx_timestamp_register(&mut offset, &mut flag)
         })?;
-        let (c, t) = tsc_pair();
-        let tsc = Arc::new(CounterClock::new(c, t, eal.tsc_hz() as f64));
+        let nominal_tsc_hz = eal.tsc_hz();
+        let tsc = Arc::clone(&tsc_shared(nominal_tsc_hz).clock);
         let device = match device {
             None => None,
             Some(port) => {
@@ -537,6 +573,7 @@ impl Stamping {
             flag,
             device,
             tsc,
+            nominal_tsc_hz,
         })
     }
 
@@ -556,7 +593,8 @@ pub struct RxQueue {
 }
 
 // SAFETY: the queue is polled only by its owner (it is moved to one lcore and never shared);
-// `bufs` holds no mbuf between calls to `poll` (all are freed before it returns).
+// `bufs` owns no mbuf between calls to `poll_split` (each is freed or handed over before it
+// returns; the stale pointers left in it are never read again).
 unsafe impl Send for RxQueue {}
 
 impl RxQueue {
@@ -611,6 +649,7 @@ impl RxQueue {
             flag,
             ref device,
             ref tsc,
+            nominal_tsc_hz: _,
         } = self.ts;
         let mut burst_time: Option<Timestamp> = None;
         let mut device_segment: Option<Segment> = None;

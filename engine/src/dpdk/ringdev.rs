@@ -26,6 +26,7 @@ use crate::time::Timestamp;
 use crate::wire::LinkType;
 use std::ffi::CString;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Rings behind an ethdev; the port is opened by name with [`super::Port::open`].
@@ -356,12 +357,29 @@ impl RingFeeder {
     /// Enqueues pre-built frame `p` once more as lap `lap` of its trace, `shift_us` later per
     /// lap: waits (yielding) until the cores have freed its previous lap, rewrites its
     /// timestamp and, from the second lap on, the last two bytes of its IP addresses in place,
-    /// and hashes it again. `lossy`: a full queue drops the frame (counted as missed, as
-    /// [`RingFeeder::offer`] does) instead of waiting. Returns whether it was enqueued.
-    pub fn play(&mut self, p: &mut Prebuilt, lap: u16, shift_us: i64, lossy: bool) -> bool {
+    /// and hashes it again. `lossy`: a full queue, or a previous lap still queued, drops the
+    /// frame (counted as missed, as [`RingFeeder::offer`] does) instead of waiting; `halt`
+    /// ends any wait. Returns whether it was enqueued.
+    pub fn play(
+        &mut self,
+        p: &mut Prebuilt,
+        lap: u16,
+        shift_us: i64,
+        lossy: bool,
+        halt: &AtomicBool,
+    ) -> bool {
         let m = p.mbuf.as_ptr();
         // SAFETY: m is a valid mbuf we hold a reference to (the Prebuilt owns it).
         while unsafe { sys::shim_mbuf_refcnt_read(m) } != 1 {
+            if lossy {
+                // Its previous lap still waits in a queue: the NIC would have had to drop
+                // this frame (a queue that holds a whole lap is a full one).
+                self.missed[p.queue] += 1;
+                return false;
+            }
+            if halt.load(Ordering::Relaxed) {
+                return false;
+            }
             std::thread::yield_now();
         }
         // The count is 1 (read with acquire ordering): every other reference is gone and its
@@ -420,10 +438,12 @@ impl RingFeeder {
                 self.enqueued[p.queue] += 1;
                 return true;
             }
-            if lossy {
+            if lossy || halt.load(Ordering::Relaxed) {
                 // SAFETY: not enqueued: drop the reference taken above (the mbuf stays ours).
                 unsafe { sys::shim_pktmbuf_free(m) };
-                self.missed[p.queue] += 1;
+                if lossy {
+                    self.missed[p.queue] += 1;
+                }
                 return false;
             }
             std::thread::yield_now();
@@ -477,14 +497,19 @@ fn address_tails(frame: &[u8]) -> Option<[usize; 2]> {
     let be16 = |at: usize| Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]));
     let mut off = 12;
     let mut ethertype = be16(off)?;
-    while matches!(ethertype, 0x8100 | 0x88a8 | 0x9100) {
+    // At most four tags, as mktrace.py walks them.
+    for _ in 0..4 {
+        if !matches!(ethertype, 0x8100 | 0x88a8 | 0x9100 | 0x9200) {
+            break;
+        }
         off += 4;
         ethertype = be16(off)?;
     }
     let ip = off + 2;
+    let version = *frame.get(ip)? >> 4;
     let tails = match ethertype {
-        0x0800 if frame.len() >= ip + 20 => [ip + 14, ip + 18],
-        0x86dd if frame.len() >= ip + 40 => [ip + 22, ip + 38],
+        0x0800 if frame.len() >= ip + 20 && version == 4 => [ip + 14, ip + 18],
+        0x86dd if frame.len() >= ip + 40 && version == 6 => [ip + 22, ip + 38],
         _ => return None,
     };
     Some(tails)
@@ -499,12 +524,15 @@ mod tests {
         // Untagged IPv4: IP at 14, addresses at 26 and 30, their last two bytes at 28, 32.
         let mut v4 = vec![0u8; 34];
         v4[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(address_tails(&v4), None, "not version 4");
+        v4[14] = 0x45;
         assert_eq!(address_tails(&v4), Some([28, 32]));
         // QinQ (two tags) then IPv6: IP at 22, addresses at 30 and 46, tails at 44 and 60.
         let mut v6 = vec![0u8; 62];
         v6[12..14].copy_from_slice(&[0x88, 0xa8]);
         v6[16..18].copy_from_slice(&[0x81, 0x00]);
         v6[20..22].copy_from_slice(&[0x86, 0xdd]);
+        v6[22] = 0x60;
         assert_eq!(address_tails(&v6), Some([44, 60]));
         // Truncated headers and other protocols are left alone.
         assert_eq!(address_tails(&v4[..33]), None);
