@@ -411,30 +411,56 @@ fn replay_trace(
     halt: &AtomicBool,
 ) -> anyhow::Result<(u64, Duration)> {
     let mut t = TraceFile::open(path)?;
-    let t0 = std::time::Instant::now();
-    let mut sent = 0u64;
+    let mut pace = Pacer::new(pps);
     while let Some(b) = t.next_batch(512)? {
         for d in &b.packets {
             if halt.load(Ordering::Relaxed) {
-                return Ok((sent, t0.elapsed()));
+                return Ok(pace.done());
             }
-            if let Some(pps) = pps {
-                let due = Duration::from_secs_f64(sent as f64 / pps);
-                if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
+            pace.next();
             match lossy {
                 Some(_) => {
                     f.offer(d.ts, d.link, b.data(d))?;
                 }
                 None => f.feed(d.ts, d.link, b.data(d))?,
             }
-            sent += 1;
         }
         publish_missed(f, lossy);
     }
-    Ok((sent, t0.elapsed()))
+    Ok(pace.done())
+}
+
+/// Paces a replay at `pps` frames a second (none: as fast as it goes) and counts the frames.
+struct Pacer {
+    pps: Option<f64>,
+    t0: std::time::Instant,
+    sent: u64,
+}
+
+impl Pacer {
+    fn new(pps: Option<f64>) -> Pacer {
+        Pacer {
+            pps,
+            t0: std::time::Instant::now(),
+            sent: 0,
+        }
+    }
+
+    /// Waits until the next frame is due, and counts it.
+    fn next(&mut self) {
+        if let Some(pps) = self.pps {
+            let due = Duration::from_secs_f64(self.sent as f64 / pps);
+            if let Some(wait) = due.checked_sub(self.t0.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        self.sent += 1;
+    }
+
+    /// Frames sent and the time taken.
+    fn done(&self) -> (u64, Duration) {
+        (self.sent, self.t0.elapsed())
+    }
 }
 
 /// Plays the trace `laps` times from pre-built mbufs, without copying a frame: lap k is the
@@ -463,28 +489,21 @@ fn replay_laps(
         }
     }
     let shift = last.0 - first.map_or(last.0, |t| t.0) + 1_000_000;
-    let t0 = std::time::Instant::now();
-    let mut sent = 0u64;
+    let mut pace = Pacer::new(pps);
     for lap in 0..laps {
         for (i, p) in frames.iter_mut().enumerate() {
             if halt.load(Ordering::Relaxed) {
-                return Ok((sent, t0.elapsed()));
+                return Ok(pace.done());
             }
-            if let Some(pps) = pps {
-                let due = Duration::from_secs_f64(sent as f64 / pps);
-                if let Some(wait) = due.checked_sub(t0.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-            }
+            pace.next();
             f.play(p, lap, shift, lossy.is_some(), halt);
-            sent += 1;
             if i % 512 == 511 {
                 publish_missed(f, lossy);
             }
         }
     }
     publish_missed(f, lossy);
-    Ok((sent, t0.elapsed()))
+    Ok(pace.done())
 }
 
 /// What a lossy replay dropped so far, where the port counters read it.
