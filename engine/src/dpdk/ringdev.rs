@@ -478,18 +478,6 @@ pub struct Prebuilt {
     addr_tails: Option<[usize; 2]>,
 }
 
-impl Prebuilt {
-    /// The frame's length.
-    pub fn len(&self) -> usize {
-        self.mbuf.data().len()
-    }
-
-    /// Whether the frame is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Offsets of the last two bytes of the source and destination addresses of an Ethernet
 /// frame's outer IPv4 or IPv6 header (untagged, 802.1Q, 802.1ad/QinQ), as mktrace.py rewrites
 /// them; `None` for other frames (left unchanged from lap to lap).
